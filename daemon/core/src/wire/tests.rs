@@ -1,0 +1,113 @@
+//! Byte-literal tests: every message parses from and emits to exactly these bytes.
+
+use super::*;
+use std::vec::Vec;
+
+fn roundtrip(bytes: &[u8], msg: Message<'_>) {
+    assert_eq!(Message::parse(bytes), Ok(msg), "parse");
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let n = msg.emit(&mut buf).unwrap();
+    assert_eq!(&buf[..n], bytes, "emit");
+    // Every truncation is an error, never a panic (CHUNK and Unknown may still parse as shorter).
+    for cut in 0..bytes.len() {
+        let _ = Message::parse(&bytes[..cut]);
+    }
+    // Emitting into a short buffer fails cleanly.
+    assert_eq!(msg.emit(&mut buf[..n - 1]), Err(WireError::Buffer));
+}
+
+#[test]
+fn join() {
+    roundtrip(
+        &[0xC1, 0x01, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x04, b'n', b'e', b'w', b's'],
+        Message::Join { nonce: 0xDEAD_BEEF, flags: 1, name: b"news" },
+    );
+}
+
+#[test]
+fn join_ack() {
+    roundtrip(
+        &[
+            0xC1, 0x02, 0x00, 0x07, // header, channel 7
+            0x00, 0x00, 0x00, 0x2A, // nonce
+            0x12, 0x34, 0x56, 0x78, // token
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x10, // live_seq
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, // rap_seq
+            0x00, 0x00, 0x03, 0xE8, // 1000 kbps
+            0x00, 0x00, // flags
+        ],
+        Message::JoinAck { channel: 7, nonce: 42, token: 0x1234_5678, live_seq: 0x1_0000_0010, rap_seq: 0x1_0000_0005, bitrate_kbps: 1000, flags: 0 },
+    );
+}
+
+#[test]
+fn join_nak() {
+    roundtrip(&[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x01], Message::JoinNak { nonce: 9, reason: NakReason::UnknownChannel });
+    roundtrip(&[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x63], Message::JoinNak { nonce: 9, reason: NakReason::Other(99) });
+}
+
+#[test]
+fn keepalive_and_leave() {
+    roundtrip(
+        &[0xC1, 0x04, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0x01, 0x00],
+        Message::Keepalive { channel: 2, token: 0xAABB_CCDD, want_seq: 256 },
+    );
+    roundtrip(&[0xC1, 0x05, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD], Message::Leave { channel: 2, token: 0xAABB_CCDD });
+}
+
+#[test]
+fn chunk() {
+    let mut bytes: Vec<u8> = std::vec![
+        0xC1, 0x10, 0x00, 0x01, // header, channel 1
+        0, 0, 0, 0, 0, 0, 0x30, 0x39, // seq 12345
+        0x01, 0x00, // RAP, key 0
+        0x00, 0x01, 0x86, 0xA0, // stamp 100000 ms
+    ];
+    let mut pkt = [0xFFu8; 188];
+    pkt[0] = 0x47;
+    bytes.extend_from_slice(&pkt);
+    let info = ChunkInfo { seq: 12345, flags: ChunkFlags::RAP, key_id: 0, stamp_ms: 100_000 };
+    roundtrip(&bytes, Message::Chunk { channel: 1, info, payload: &pkt });
+    // Payload not a whole number of packets, empty, or too long.
+    assert_eq!(Message::parse(&bytes[..bytes.len() - 1]), Err(WireError::Length));
+    assert_eq!(Message::parse(&bytes[..CHUNK_HEADER_LEN]), Err(WireError::Length));
+    let mut long = bytes[..CHUNK_HEADER_LEN].to_vec();
+    long.extend_from_slice(&[0x47; 188 * 8]);
+    assert_eq!(Message::parse(&long), Err(WireError::Length));
+}
+
+#[test]
+fn request() {
+    roundtrip(
+        &[0xC1, 0x11, 0x00, 0x01, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 100, 0x02, 0b0000_0101, 0b1000_0000],
+        Message::Request { channel: 1, token: 5, base: 100, map: &[0b0000_0101, 0b1000_0000] },
+    );
+    let seqs: Vec<u64> = request_seqs(100, &[0b0000_0101, 0b1000_0000]).collect();
+    assert_eq!(seqs, [100, 102, 115]);
+    assert_eq!(Message::parse(&[0xC1, 0x11, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 100, 0]), Err(WireError::Length));
+}
+
+#[test]
+fn unknown_and_garbage() {
+    assert_eq!(Message::parse(&[0xC1, 0x7F, 0x00, 0x00, 1, 2, 3]), Ok(Message::Unknown { kind: 0x7F }));
+    assert_eq!(Message::parse(&[0x00, 0x01, 0x00, 0x00]), Err(WireError::Magic));
+    assert_eq!(Message::parse(&[]), Err(WireError::Truncated));
+    assert_eq!(Message::parse(&[0xC1, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Err(WireError::Length));
+    assert!(!is_tvmesh(&[0x00, 0x01])); // a STUN Binding request starts 0x00 0x01
+}
+
+proptest::proptest! {
+    #[test]
+    fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1500)) {
+        let _ = Message::parse(&bytes);
+        let mut b = bytes.clone();
+        if !b.is_empty() { b[0] = MAGIC; }
+        if let Ok(m) = Message::parse(&b) {
+            // Whatever parses re-emits to a datagram that parses to the same message.
+            let mut buf = [0u8; MAX_DATAGRAM];
+            if let Ok(n) = m.emit(&mut buf) {
+                proptest::prop_assert_eq!(Message::parse(&buf[..n]), Ok(m));
+            }
+        }
+    }
+}
