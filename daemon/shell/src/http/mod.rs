@@ -1,0 +1,1 @@
+//! The tiny HTTP/1.0 server: status page and /stream/NAME.ts. Owned by the HTTP work.
