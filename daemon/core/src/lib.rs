@@ -29,3 +29,7 @@ pub mod pool;
 pub mod time;
 pub mod ts;
 pub mod wire;
+pub mod output;
+pub mod peer;
+pub mod ring;
+pub mod root;

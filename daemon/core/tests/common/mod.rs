@@ -1,0 +1,201 @@
+//! Test harness: one root and some boxes on a seeded virtual network, in virtual time.
+//!
+//! The same core state machines the daemon drives, driven here by an earliest-deadline loop. The
+//! link model: fixed one-way latency plus seeded random loss, per direction.
+
+#![allow(dead_code)]
+
+use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tvmesh_core::output::OutputId;
+use tvmesh_core::peer::{Peer, PeerConfig};
+use tvmesh_core::ring::Rng;
+use tvmesh_core::root::{ChannelSpec, Root, RootConfig};
+use tvmesh_core::time::Instant;
+use tvmesh_core::wire::MAX_DATAGRAM;
+
+pub const ROOT: &str = "192.0.2.1:7000";
+pub const SOURCE_STEP: Duration = Duration::from_millis(10);
+pub const SOURCE_BYTES: usize = 1316; // ~1.05 Mbit/s at one slice per 10 ms
+
+pub fn sample() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/sample.ts")).unwrap()
+}
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+pub fn box_addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([198, 51, 100, 10 + i as u8], 9000))
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct InFlight {
+    at: u64,
+    seq: u64,
+    from: SocketAddr,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+pub struct Sim {
+    pub now: Instant,
+    pub root: Root,
+    pub boxes: Vec<Peer>,
+    pub latency: Duration,
+    /// Loss probability in parts per million, per datagram.
+    pub loss_ppm: u32,
+    pub rng: Rng,
+    net: BinaryHeap<Reverse<InFlight>>,
+    n: u64,
+    pub source: Vec<u8>,
+    pub source_pos: usize,
+    next_source: Instant,
+    pub sent: u64,
+    pub dropped: u64,
+    /// Bytes each box's output 0 took, when `drain` is on.
+    pub sink: Vec<Vec<u8>>,
+    pub drain: bool,
+    buf: Vec<u8>,
+}
+
+pub fn root_config() -> RootConfig {
+    RootConfig { max_sessions: 16, session_timeout: Duration::from_secs(10), pool_bytes: 2 << 20, first_seq: 1_000_000, seed: 7 }
+}
+
+impl Sim {
+    pub fn new(boxes: usize, peer_cfg: PeerConfig) -> Sim {
+        let now = Instant::from_millis(1_000);
+        let root = Root::new(root_config(), &[ChannelSpec { name: "demo", bitrate_kbps: 1000 }], now).unwrap();
+        let mut peers = Vec::new();
+        let mut sinks = Vec::new();
+        for i in 0..boxes {
+            let mut c = peer_cfg.clone();
+            c.seed = 100 + i as u64;
+            let mut p = Peer::new(c, addr(ROOT), "demo", now).unwrap();
+            assert_eq!(p.output_open(), Some(OutputId(0)));
+            peers.push(p);
+            sinks.push(Vec::new());
+        }
+        Sim {
+            now,
+            root,
+            boxes: peers,
+            latency: Duration::from_millis(20),
+            loss_ppm: 0,
+            rng: Rng::new(42),
+            net: BinaryHeap::new(),
+            n: 0,
+            source: sample(),
+            source_pos: 0,
+            next_source: now,
+            sent: 0,
+            dropped: 0,
+            sink: sinks,
+            drain: true,
+            buf: vec![0; MAX_DATAGRAM],
+        }
+    }
+
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, len: usize) {
+        self.sent += 1;
+        if (self.rng.next_u64() % 1_000_000) < u64::from(self.loss_ppm) {
+            self.dropped += 1;
+            return;
+        }
+        self.n += 1;
+        let at = (self.now + self.latency).as_micros();
+        self.net.push(Reverse(InFlight { at, seq: self.n, from, to, bytes: self.buf[..len].to_vec() }));
+    }
+
+    /// Drains every state machine's output at the current time.
+    pub fn pump(&mut self) {
+        loop {
+            let mut any = false;
+            while let Some(t) = self.root.poll_transmit(&mut self.buf) {
+                any = true;
+                self.send(addr(ROOT), t.dst, t.len);
+            }
+            while self.root.poll_event().is_some() {}
+            for i in 0..self.boxes.len() {
+                while let Some(len) = self.boxes[i].poll_transmit(self.now, &mut self.buf) {
+                    any = true;
+                    self.send(box_addr(i), addr(ROOT), len);
+                }
+                while self.boxes[i].poll_event().is_some() {}
+                if self.drain {
+                    while let Some(b) = self.boxes[i].output_peek(OutputId(0)) {
+                        let n = b.len();
+                        self.sink[i].extend_from_slice(b);
+                        self.boxes[i].output_advance(OutputId(0), n);
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+
+    /// Runs until virtual time `until` (source fed while it lasts).
+    pub fn run_until(&mut self, until: Instant) {
+        let mut steps = 0u64;
+        while self.now < until {
+            steps += 1;
+            assert!(steps < 10_000_000, "bounded");
+            let mut next = until;
+            if self.source_pos < self.source.len() {
+                next = next.min(self.next_source);
+            }
+            if let Some(Reverse(f)) = self.net.peek() {
+                next = next.min(Instant::from_micros(f.at));
+            }
+            if let Some(t) = self.root.poll_timeout() {
+                next = next.min(t);
+            }
+            for b in &self.boxes {
+                if let Some(t) = b.poll_timeout() {
+                    next = next.min(t);
+                }
+            }
+            self.now = next.max(self.now);
+            if self.source_pos < self.source.len() && self.now >= self.next_source {
+                let end = (self.source_pos + SOURCE_BYTES).min(self.source.len());
+                let chunk = self.source[self.source_pos..end].to_vec();
+                self.root.handle_source(self.now, 0, &chunk);
+                self.source_pos = end;
+                self.next_source = self.now + SOURCE_STEP;
+            }
+            while self.net.peek().is_some_and(|Reverse(f)| f.at <= self.now.as_micros()) {
+                let Reverse(f) = self.net.pop().unwrap();
+                if f.to == addr(ROOT) {
+                    self.root.handle_datagram(self.now, f.from, &f.bytes);
+                } else if let Some(i) = (0..self.boxes.len()).find(|&i| box_addr(i) == f.to) {
+                    self.boxes[i].handle_datagram(self.now, f.from, &f.bytes);
+                }
+            }
+            self.root.handle_timeout(self.now);
+            for b in &mut self.boxes {
+                b.handle_timeout(self.now);
+            }
+            self.pump();
+        }
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.run_until(until);
+    }
+}
+
+/// Splits TS bytes into 188-byte packets.
+pub fn packets(b: &[u8]) -> Vec<&[u8]> {
+    b.chunks(188).collect()
+}
+
+pub fn pid(p: &[u8]) -> u16 {
+    u16::from_be_bytes([p[1] & 0x1F, p[2]])
+}
