@@ -212,7 +212,8 @@ impl Chunker {
             match psi::parse_pmt(pkt) {
                 Ok(info) => {
                     if info.video.map(|v| v.1) != self.video.map(|v| v.1) {
-                        self.scanner = RapScanner::new(info.video.map_or(VideoCodec::H264, |v| v.1));
+                        self.scanner =
+                            RapScanner::new(info.video.map_or(VideoCodec::H264, |v| v.1));
                     }
                     self.video = info.video;
                     self.pmt = Some(*bytes);
@@ -281,7 +282,12 @@ impl Chunker {
             self.latest_rap = Some(self.next_seq);
             self.stats.raps += 1;
         }
-        let info = ChunkInfo { seq: self.next_seq, flags, key_id: 0, stamp_ms: now.saturating_since(self.epoch).as_millis() as u32 };
+        let info = ChunkInfo {
+            seq: self.next_seq,
+            flags,
+            key_id: 0,
+            stamp_ms: now.saturating_since(self.epoch).as_millis() as u32,
+        };
         pool.insert(info, self.stage[..n].as_flattened());
         self.next_seq += 1;
         self.next_flags = ChunkFlags::NONE;

@@ -25,11 +25,11 @@ extern crate std;
 
 pub mod chunk;
 pub mod chunker;
+pub mod output;
+pub mod peer;
 pub mod pool;
+pub mod ring;
+pub mod root;
 pub mod time;
 pub mod ts;
 pub mod wire;
-pub mod output;
-pub mod peer;
-pub mod ring;
-pub mod root;

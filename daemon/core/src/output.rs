@@ -42,8 +42,13 @@ pub struct OutputStats {
 enum Pos {
     Closed,
     /// Waiting for a random-access chunk at or after `from`.
-    NeedRap { from: u64 },
-    At { seq: u64, off: usize },
+    NeedRap {
+        from: u64,
+    },
+    At {
+        seq: u64,
+        off: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -64,13 +69,25 @@ pub struct Outputs {
 impl Outputs {
     /// Room for `n` outputs, each allowed to lag `queue_chunks` behind the play head.
     pub fn new(n: usize, queue_chunks: u64) -> Self {
-        let o = Output { pos: Pos::Closed, tail: [0; PACKET_LEN], tail_len: 0, tail_off: 0, stats: OutputStats::default() };
-        Outputs { outs: alloc::vec![o; n], queue_chunks: queue_chunks.max(1) }
+        let o = Output {
+            pos: Pos::Closed,
+            tail: [0; PACKET_LEN],
+            tail_len: 0,
+            tail_off: 0,
+            stats: OutputStats::default(),
+        };
+        Outputs {
+            outs: alloc::vec![o; n],
+            queue_chunks: queue_chunks.max(1),
+        }
     }
 
     /// Opens a free output; it will start at the latest key frame. `None` if all are in use.
     pub fn open(&mut self) -> Option<OutputId> {
-        let i = self.outs.iter().position(|o| matches!(o.pos, Pos::Closed))?;
+        let i = self
+            .outs
+            .iter()
+            .position(|o| matches!(o.pos, Pos::Closed))?;
         let o = &mut self.outs[i];
         o.pos = Pos::NeedRap { from: 0 };
         o.tail_len = 0;
@@ -93,7 +110,9 @@ impl Outputs {
 
     /// Whether an output is open and positioned (has started).
     pub fn started(&self, id: OutputId) -> bool {
-        self.outs.get(id.0).is_some_and(|o| matches!(o.pos, Pos::At { .. }))
+        self.outs
+            .get(id.0)
+            .is_some_and(|o| matches!(o.pos, Pos::At { .. }))
     }
 
     /// Every open output restarts at a key frame at or after `from` (new stream epoch).
@@ -108,7 +127,12 @@ impl Outputs {
 
     /// The next bytes output `id` should write, given the pool and the play head `play` (chunks
     /// below it are ready). Empty or `None` means nothing to write now.
-    pub fn peek<'p>(&'p mut self, id: OutputId, pool: &'p ChunkPool, play: u64) -> Option<&'p [u8]> {
+    pub fn peek<'p>(
+        &'p mut self,
+        id: OutputId,
+        pool: &'p ChunkPool,
+        play: u64,
+    ) -> Option<&'p [u8]> {
         let queue = self.queue_chunks;
         let o = self.outs.get_mut(id.0)?;
         if o.tail_off < o.tail_len {
@@ -118,7 +142,9 @@ impl Outputs {
             match o.pos {
                 Pos::Closed => return None,
                 Pos::NeedRap { from } => {
-                    let r = pool.rap_at_or_before(play.checked_sub(1)?).filter(|&r| r >= from)?;
+                    let r = pool
+                        .rap_at_or_before(play.checked_sub(1)?)
+                        .filter(|&r| r >= from)?;
                     o.pos = Pos::At { seq: r, off: 0 };
                 }
                 Pos::At { seq, off } => {
@@ -138,11 +164,19 @@ impl Outputs {
                     }
                     match pool.get(seq) {
                         Some(c) if off < c.payload.len() => return Some(&c.payload[off..]),
-                        Some(_) => o.pos = Pos::At { seq: seq + 1, off: 0 },
+                        Some(_) => {
+                            o.pos = Pos::At {
+                                seq: seq + 1,
+                                off: 0,
+                            }
+                        }
                         None => {
                             // Lost before the play head passed it: the stream has a hole here.
                             o.stats.lost_chunks += 1;
-                            o.pos = Pos::At { seq: seq + 1, off: 0 };
+                            o.pos = Pos::At {
+                                seq: seq + 1,
+                                off: 0,
+                            };
                         }
                     }
                 }
@@ -152,7 +186,9 @@ impl Outputs {
 
     /// Output `id` wrote `n` bytes of what [`Outputs::peek`] returned.
     pub fn advance(&mut self, id: OutputId, pool: &ChunkPool, n: usize) {
-        let Some(o) = self.outs.get_mut(id.0) else { return };
+        let Some(o) = self.outs.get_mut(id.0) else {
+            return;
+        };
         o.stats.bytes += n as u64;
         if o.tail_off < o.tail_len {
             o.tail_off = (o.tail_off + n).min(o.tail_len);
@@ -174,7 +210,10 @@ impl Outputs {
         }
         o.pos = if off >= len {
             o.stats.chunks += 1;
-            Pos::At { seq: seq + 1, off: 0 }
+            Pos::At {
+                seq: seq + 1,
+                off: 0,
+            }
         } else {
             Pos::At { seq, off }
         };

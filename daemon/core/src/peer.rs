@@ -11,7 +11,7 @@
 //!
 //! Invariants: the pool, miss table and outputs are sized at construction; receiving a chunk,
 //! requesting and writing to outputs never allocate. Only datagrams from the root address are
-//! accepted (the mesh will widen this to partners). The play head never moves backwards within a
+//! accepted after parsing (the mesh will widen this to partners). The play head never moves backwards within a
 //! stream epoch; a JOIN_ACK whose sequence numbers do not overlap the pool starts a new epoch.
 
 use crate::output::{OutputId, OutputStats, Outputs};
@@ -97,7 +97,11 @@ pub enum PeerState {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PeerEvent {
     /// The root accepted the JOIN; play starts at `rap_seq`.
-    Joined { channel: u16, rap_seq: u64, bitrate_kbps: u32 },
+    Joined {
+        channel: u16,
+        rap_seq: u64,
+        bitrate_kbps: u32,
+    },
     /// The root refused the JOIN.
     Refused { reason: NakReason },
     /// Nothing arrived for `stall_timeout`: joining again.
@@ -106,7 +110,11 @@ pub enum PeerEvent {
     /// the next key frame.
     NewEpoch,
     /// A datagram did not parse (at most once per second; `total` counts all).
-    BadDatagram { from: SocketAddr, error: WireError, total: u64 },
+    BadDatagram {
+        from: SocketAddr,
+        error: WireError,
+        total: u64,
+    },
 }
 
 /// Counters for the status page.
@@ -144,9 +152,22 @@ struct Miss {
 }
 
 enum State {
-    Joining { nonce: u32, next_try: Instant, backoff: Duration },
-    Playing { channel: u16, token: u32, next_keepalive: Instant, last_chunk: Instant },
-    Refused { reason: NakReason, nonce: u32, next_try: Instant },
+    Joining {
+        nonce: u32,
+        next_try: Instant,
+        backoff: Duration,
+    },
+    Playing {
+        channel: u16,
+        token: u32,
+        next_keepalive: Instant,
+        last_chunk: Instant,
+    },
+    Refused {
+        reason: NakReason,
+        nonce: u32,
+        next_try: Instant,
+    },
 }
 
 /// The box state machine for one channel.
@@ -173,7 +194,12 @@ pub struct Peer {
 
 impl Peer {
     /// A box that will join `channel` at `root`, with all memory allocated now.
-    pub fn new(cfg: PeerConfig, root: SocketAddr, channel: &str, now: Instant) -> Result<Self, PeerError> {
+    pub fn new(
+        cfg: PeerConfig,
+        root: SocketAddr,
+        channel: &str,
+        now: Instant,
+    ) -> Result<Self, PeerError> {
         let n = channel.as_bytes();
         if n.is_empty() || n.len() > MAX_NAME {
             return Err(PeerError::ChannelName);
@@ -187,7 +213,11 @@ impl Peer {
         let nonce = rng.next_nonzero_u32();
         Ok(Peer {
             outputs: Outputs::new(cfg.outputs.max(1), queue),
-            state: State::Joining { nonce, next_try: now, backoff: cfg.join_retry },
+            state: State::Joining {
+                nonce,
+                next_try: now,
+                backoff: cfg.join_retry,
+            },
             miss: alloc::vec![None; MISS_WINDOW],
             cfg,
             root,
@@ -249,23 +279,37 @@ impl Peer {
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.now = now;
-        if from != self.root {
-            self.stats.ignored += 1;
-            return;
-        }
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(error) => {
                 self.stats.bad_datagrams += 1;
-                if self.last_bad_report.is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1)) {
+                if self
+                    .last_bad_report
+                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
+                {
                     self.last_bad_report = Some(now);
-                    self.events.push(PeerEvent::BadDatagram { from, error, total: self.stats.bad_datagrams });
+                    self.events.push(PeerEvent::BadDatagram {
+                        from,
+                        error,
+                        total: self.stats.bad_datagrams,
+                    });
                 }
                 return;
             }
         };
+        if from != self.root {
+            self.stats.ignored += 1;
+            return;
+        }
         match msg {
-            Message::JoinAck { channel, nonce, token, rap_seq, bitrate_kbps, .. } => {
+            Message::JoinAck {
+                channel,
+                nonce,
+                token,
+                rap_seq,
+                bitrate_kbps,
+                ..
+            } => {
                 let ours = match self.state {
                     State::Joining { nonce: n, .. } | State::Refused { nonce: n, .. } => n == nonce,
                     State::Playing { .. } => false,
@@ -279,12 +323,25 @@ impl Peer {
             Message::JoinNak { nonce, reason } => match self.state {
                 State::Joining { nonce: n, .. } if n == nonce => {
                     self.events.push(PeerEvent::Refused { reason });
-                    self.state = State::Refused { reason, nonce, next_try: now + self.cfg.join_retry_max };
+                    self.state = State::Refused {
+                        reason,
+                        nonce,
+                        next_try: now + self.cfg.join_retry_max,
+                    };
                 }
                 _ => self.stats.ignored += 1,
             },
-            Message::Chunk { channel, info, payload } => {
-                let State::Playing { channel: ch, ref mut last_chunk, .. } = self.state else {
+            Message::Chunk {
+                channel,
+                info,
+                payload,
+            } => {
+                let State::Playing {
+                    channel: ch,
+                    ref mut last_chunk,
+                    ..
+                } = self.state
+                else {
                     self.stats.ignored += 1;
                     return;
                 };
@@ -299,7 +356,14 @@ impl Peer {
         }
     }
 
-    fn on_join_ack(&mut self, now: Instant, channel: u16, token: u32, rap_seq: u64, bitrate_kbps: u32) {
+    fn on_join_ack(
+        &mut self,
+        now: Instant,
+        channel: u16,
+        token: u32,
+        rap_seq: u64,
+        bitrate_kbps: u32,
+    ) {
         // Same stream as before (a rejoin after a hiccup) if the start lies near what we hold.
         let continues = self.highest.is_some_and(|h| {
             let slots = self.pool.slots() as u64;
@@ -310,8 +374,17 @@ impl Peer {
         }
         self.stats.joins += 1;
         self.stats.bitrate_kbps = bitrate_kbps;
-        self.state = State::Playing { channel, token, next_keepalive: now, last_chunk: now };
-        self.events.push(PeerEvent::Joined { channel, rap_seq, bitrate_kbps });
+        self.state = State::Playing {
+            channel,
+            token,
+            next_keepalive: now,
+            last_chunk: now,
+        };
+        self.events.push(PeerEvent::Joined {
+            channel,
+            rap_seq,
+            bitrate_kbps,
+        });
     }
 
     fn on_chunk(&mut self, now: Instant, info: crate::chunk::ChunkInfo, payload: &[u8]) {
@@ -332,7 +405,11 @@ impl Peer {
             // Record the gap, at most the last MISS_WINDOW of it.
             let lo = from.max(seq.saturating_sub(MISS_WINDOW as u64));
             for s in lo..seq {
-                self.miss[(s % MISS_WINDOW as u64) as usize] = Some(Miss { seq: s, since: now, last_req: None });
+                self.miss[(s % MISS_WINDOW as u64) as usize] = Some(Miss {
+                    seq: s,
+                    since: now,
+                    last_req: None,
+                });
             }
         }
         if self.highest.is_none_or(|h| seq > h) {
@@ -392,13 +469,21 @@ impl Peer {
             if now.saturating_since(last_chunk) >= self.cfg.stall_timeout {
                 self.events.push(PeerEvent::Stalled);
                 let nonce = self.rng.next_nonzero_u32();
-                self.state = State::Joining { nonce, next_try: now, backoff: self.cfg.join_retry };
+                self.state = State::Joining {
+                    nonce,
+                    next_try: now,
+                    backoff: self.cfg.join_retry,
+                };
             }
         }
         if let State::Refused { next_try, .. } = self.state {
             if now >= next_try {
                 let nonce = self.rng.next_nonzero_u32();
-                self.state = State::Joining { nonce, next_try: now, backoff: self.cfg.join_retry_max };
+                self.state = State::Joining {
+                    nonce,
+                    next_try: now,
+                    backoff: self.cfg.join_retry_max,
+                };
             }
         }
     }
@@ -408,10 +493,17 @@ impl Peer {
         match self.state {
             State::Joining { next_try, .. } => Some(next_try),
             State::Refused { next_try, .. } => Some(next_try),
-            State::Playing { next_keepalive, last_chunk, .. } => {
+            State::Playing {
+                next_keepalive,
+                last_chunk,
+                ..
+            } => {
                 let gaps = self.highest.is_some_and(|h| self.play <= h);
                 let gap_check = gaps.then(|| self.now + self.cfg.nack_delay / 2);
-                earliest(Some(next_keepalive.min(last_chunk + self.cfg.stall_timeout)), gap_check)
+                earliest(
+                    Some(next_keepalive.min(last_chunk + self.cfg.stall_timeout)),
+                    gap_check,
+                )
             }
         }
     }
@@ -427,20 +519,41 @@ impl Peer {
             return None;
         }
         match self.state {
-            State::Joining { nonce, ref mut next_try, ref mut backoff } => {
+            State::Joining {
+                nonce,
+                ref mut next_try,
+                ref mut backoff,
+            } => {
                 if now < *next_try {
                     return None;
                 }
                 *next_try = now + *backoff;
                 *backoff = (*backoff * 2).min(self.cfg.join_retry_max);
                 let name = &self.name[..self.name_len];
-                Message::Join { nonce, flags: 0, name }.emit(buf).ok()
+                Message::Join {
+                    nonce,
+                    flags: 0,
+                    name,
+                }
+                .emit(buf)
+                .ok()
             }
             State::Refused { .. } => None,
-            State::Playing { channel, token, ref mut next_keepalive, .. } => {
+            State::Playing {
+                channel,
+                token,
+                ref mut next_keepalive,
+                ..
+            } => {
                 if now >= *next_keepalive {
                     *next_keepalive = now + self.cfg.keepalive;
-                    return Message::Keepalive { channel, token, want_seq: self.play }.emit(buf).ok();
+                    return Message::Keepalive {
+                        channel,
+                        token,
+                        want_seq: self.play,
+                    }
+                    .emit(buf)
+                    .ok();
                 }
                 self.poll_request(now, channel, token, buf)
             }
@@ -448,7 +561,13 @@ impl Peer {
     }
 
     /// A REQUEST for every missing chunk that is due, or `None`.
-    fn poll_request(&mut self, now: Instant, channel: u16, token: u32, buf: &mut [u8]) -> Option<usize> {
+    fn poll_request(
+        &mut self,
+        now: Instant,
+        channel: u16,
+        token: u32,
+        buf: &mut [u8],
+    ) -> Option<usize> {
         let h = self.highest?;
         let base = self.play;
         let mut map = [0u8; MAX_MAP];
@@ -460,7 +579,9 @@ impl Peer {
                 continue;
             }
             let idx = (s % MISS_WINDOW as u64) as usize;
-            let Some(m) = self.miss[idx].as_mut().filter(|m| m.seq == s) else { continue };
+            let Some(m) = self.miss[idx].as_mut().filter(|m| m.seq == s) else {
+                continue;
+            };
             let due = match m.last_req {
                 None => now.saturating_since(m.since) >= self.cfg.nack_delay,
                 Some(t) => now.saturating_since(t) >= self.cfg.nack_retry,
@@ -478,7 +599,14 @@ impl Peer {
         }
         self.stats.requests += 1;
         self.stats.requested_chunks += count;
-        Message::Request { channel, token, base, map: &map[..top] }.emit(buf).ok()
+        Message::Request {
+            channel,
+            token,
+            base,
+            map: &map[..top],
+        }
+        .emit(buf)
+        .ok()
     }
 
     /// Opens an output (e.g. an HTTP viewer); it starts at the latest key frame.
@@ -498,7 +626,9 @@ impl Peer {
 
     /// The next bytes for output `id` (whole packets, in order), or `None` if nothing is ready.
     pub fn output_peek(&mut self, id: OutputId) -> Option<&[u8]> {
-        self.outputs.peek(id, &self.pool, self.play).filter(|b| !b.is_empty())
+        self.outputs
+            .peek(id, &self.pool, self.play)
+            .filter(|b| !b.is_empty())
     }
 
     /// Output `id` wrote `n` bytes of what `output_peek` returned.
@@ -521,4 +651,3 @@ impl Peer {
         (o.chunks * 1_000_000 / total) as u32
     }
 }
-

@@ -25,7 +25,14 @@ struct Slot {
     used: bool,
 }
 
-const EMPTY: Slot = Slot { seq: 0, stamp_ms: 0, len: 0, flags: ChunkFlags::NONE, key_id: 0, used: false };
+const EMPTY: Slot = Slot {
+    seq: 0,
+    stamp_ms: 0,
+    len: 0,
+    flags: ChunkFlags::NONE,
+    key_id: 0,
+    used: false,
+};
 
 /// Why a pool could not be built.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -59,9 +66,16 @@ impl ChunkPool {
     pub fn with_budget(budget: usize) -> Result<Self, PoolError> {
         let n = budget / SLOT_COST;
         if n < MIN_SLOTS {
-            return Err(PoolError::BudgetTooSmall { min_bytes: MIN_SLOTS * SLOT_COST });
+            return Err(PoolError::BudgetTooSmall {
+                min_bytes: MIN_SLOTS * SLOT_COST,
+            });
         }
-        Ok(ChunkPool { data: vec![0u8; n * CHUNK_MAX].into_boxed_slice(), slots: vec![EMPTY; n].into_boxed_slice(), used: 0, newest: None })
+        Ok(ChunkPool {
+            data: vec![0u8; n * CHUNK_MAX].into_boxed_slice(),
+            slots: vec![EMPTY; n].into_boxed_slice(),
+            used: 0,
+            newest: None,
+        })
     }
 
     /// Number of slots.
@@ -81,7 +95,8 @@ impl ChunkPool {
 
     /// Lowest sequence number that can still be in the pool.
     pub fn window_start(&self) -> Option<u64> {
-        self.newest.map(|n| n.saturating_sub(self.slots.len() as u64 - 1))
+        self.newest
+            .map(|n| n.saturating_sub(self.slots.len() as u64 - 1))
     }
 
     fn index(&self, seq: u64) -> usize {
@@ -103,7 +118,12 @@ impl ChunkPool {
         }
         let off = i * CHUNK_MAX;
         Some(ChunkRef {
-            info: ChunkInfo { seq, flags: s.flags, key_id: s.key_id, stamp_ms: s.stamp_ms },
+            info: ChunkInfo {
+                seq,
+                flags: s.flags,
+                key_id: s.key_id,
+                stamp_ms: s.stamp_ms,
+            },
             payload: &self.data[off..off + usize::from(s.len)],
         })
     }
@@ -125,7 +145,14 @@ impl ChunkPool {
             self.used += 1;
         }
         // len fits: payload.len() <= CHUNK_MAX < u16::MAX
-        *s = Slot { seq: info.seq, stamp_ms: info.stamp_ms, len: payload.len() as u16, flags: info.flags, key_id: info.key_id, used: true };
+        *s = Slot {
+            seq: info.seq,
+            stamp_ms: info.stamp_ms,
+            len: payload.len() as u16,
+            flags: info.flags,
+            key_id: info.key_id,
+            used: true,
+        };
         if self.newest.is_none_or(|n| info.seq > n) {
             self.newest = Some(info.seq);
         }
@@ -137,7 +164,10 @@ impl ChunkPool {
         let start = self.window_start()?;
         let mut s = seq.min(self.newest?);
         loop {
-            if self.get(s).is_some_and(|c| c.info.flags.contains(ChunkFlags::RAP)) {
+            if self
+                .get(s)
+                .is_some_and(|c| c.info.flags.contains(ChunkFlags::RAP))
+            {
                 return Some(s);
             }
             if s <= start {
@@ -149,7 +179,10 @@ impl ChunkPool {
 
     /// The first held random-access chunk in `from..=to`.
     pub fn rap_in(&self, from: u64, to: u64) -> Option<u64> {
-        (from..=to).find(|&s| self.get(s).is_some_and(|c| c.info.flags.contains(ChunkFlags::RAP)))
+        (from..=to).find(|&s| {
+            self.get(s)
+                .is_some_and(|c| c.info.flags.contains(ChunkFlags::RAP))
+        })
     }
 
     /// Forgets every chunk (a new stream epoch: the source restarted or the box rejoined).
@@ -167,12 +200,20 @@ mod tests {
     use super::*;
 
     fn info(seq: u64, flags: ChunkFlags) -> ChunkInfo {
-        ChunkInfo { seq, flags, key_id: 0, stamp_ms: seq as u32 }
+        ChunkInfo {
+            seq,
+            flags,
+            key_id: 0,
+            stamp_ms: seq as u32,
+        }
     }
 
     #[test]
     fn budget_sets_slots() {
-        assert!(matches!(ChunkPool::with_budget(1000), Err(PoolError::BudgetTooSmall { .. })));
+        assert!(matches!(
+            ChunkPool::with_budget(1000),
+            Err(PoolError::BudgetTooSmall { .. })
+        ));
         let p = ChunkPool::with_budget(100 * SLOT_COST + 5).unwrap();
         assert_eq!(p.slots(), 100);
     }
@@ -199,7 +240,11 @@ mod tests {
     fn finds_random_access_points() {
         let mut p = ChunkPool::with_budget(MIN_SLOTS * SLOT_COST).unwrap();
         for s in 0..20 {
-            let f = if s % 5 == 0 { ChunkFlags::RAP } else { ChunkFlags::NONE };
+            let f = if s % 5 == 0 {
+                ChunkFlags::RAP
+            } else {
+                ChunkFlags::NONE
+            };
             p.insert(info(s, f), &[0; 188]);
         }
         assert_eq!(p.rap_at_or_before(19), Some(15));

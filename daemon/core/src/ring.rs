@@ -16,7 +16,11 @@ pub struct Ring<T> {
 impl<T> Ring<T> {
     /// A queue holding at most `cap` items (allocated now).
     pub fn new(cap: usize) -> Self {
-        Ring { q: VecDeque::with_capacity(cap), cap, dropped: 0 }
+        Ring {
+            q: VecDeque::with_capacity(cap),
+            cap,
+            dropped: 0,
+        }
     }
 
     /// Appends, or drops `item` if full. Returns whether it was kept.
@@ -98,8 +102,12 @@ mod tests {
 
     #[test]
     fn rng_is_seeded() {
-        let a: std::vec::Vec<u64> = (0..3).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
-        let b: std::vec::Vec<u64> = (0..3).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
+        let a: std::vec::Vec<u64> = (0..3)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
+        let b: std::vec::Vec<u64> = (0..3)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a[0], a[1]);
     }

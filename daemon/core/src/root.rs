@@ -87,13 +87,21 @@ pub enum RootEvent {
     /// A box joined channel `channel` (index into the configured channels).
     Joined { addr: SocketAddr, channel: usize },
     /// A box's session ended.
-    Left { addr: SocketAddr, channel: usize, reason: LeaveReason },
+    Left {
+        addr: SocketAddr,
+        channel: usize,
+        reason: LeaveReason,
+    },
     /// A JOIN was refused.
     Refused { addr: SocketAddr, reason: NakReason },
     /// The source of `channel` lost TS sync (garbage or truncation); the chunker resynchronised.
     SourceResync { channel: usize },
     /// A datagram did not parse (reported at most once per second; `total` counts all).
-    BadDatagram { from: SocketAddr, error: WireError, total: u64 },
+    BadDatagram {
+        from: SocketAddr,
+        error: WireError,
+        total: u64,
+    },
 }
 
 /// A datagram to send: `buf[..len]` to `dst`.
@@ -174,7 +182,10 @@ impl Channel {
 
     /// The chunk a new box should start at: the latest random-access chunk, else the next chunk.
     fn start_seq(&self) -> u64 {
-        self.chunker.latest_rap().filter(|&s| self.pool.contains(s)).unwrap_or(self.chunker.next_seq())
+        self.chunker
+            .latest_rap()
+            .filter(|&s| self.pool.contains(s))
+            .unwrap_or(self.chunker.next_seq())
     }
 }
 
@@ -192,8 +203,15 @@ struct Session {
 
 #[derive(Copy, Clone, Debug)]
 enum Reply {
-    Ack { channel: usize, nonce: u32, token: u32 },
-    Nak { nonce: u32, reason: NakReason },
+    Ack {
+        channel: usize,
+        nonce: u32,
+        token: u32,
+    },
+    Nak {
+        nonce: u32,
+        reason: NakReason,
+    },
 }
 
 /// The root state machine.
@@ -213,7 +231,11 @@ pub struct Root {
 
 impl Root {
     /// A root serving `channels`, with all memory allocated now.
-    pub fn new(cfg: RootConfig, channels: &[ChannelSpec<'_>], now: Instant) -> Result<Self, RootError> {
+    pub fn new(
+        cfg: RootConfig,
+        channels: &[ChannelSpec<'_>],
+        now: Instant,
+    ) -> Result<Self, RootError> {
         if channels.len() > usize::from(u16::MAX) {
             return Err(RootError::TooManyChannels);
         }
@@ -234,8 +256,15 @@ impl Root {
                 framer: Framer::new(),
                 chunker: Chunker::new(cfg.first_seq, now),
                 pool: ChunkPool::with_budget(cfg.pool_bytes).map_err(RootError::Pool)?,
-                meter: RateMeter { window_start: now, bytes: 0, kbps: spec.bitrate_kbps },
-                stats: ChannelStats { bitrate_kbps: spec.bitrate_kbps, ..ChannelStats::default() },
+                meter: RateMeter {
+                    window_start: now,
+                    bytes: 0,
+                    kbps: spec.bitrate_kbps,
+                },
+                stats: ChannelStats {
+                    bitrate_kbps: spec.bitrate_kbps,
+                    ..ChannelStats::default()
+                },
             });
         }
         Ok(Root {
@@ -270,7 +299,12 @@ impl Root {
         s.chunker = c.chunker.stats();
         s.chunks_in = s.chunker.chunks;
         s.bitrate_kbps = c.meter.kbps;
-        s.peers = self.sessions.iter().flatten().filter(|x| x.channel == i && x.validated).count() as u32;
+        s.peers = self
+            .sessions
+            .iter()
+            .flatten()
+            .filter(|x| x.channel == i && x.validated)
+            .count() as u32;
         Some(s)
     }
 
@@ -282,7 +316,9 @@ impl Root {
     /// Source bytes for channel `i` arrived. Garbage and partial packets are handled by the framer.
     pub fn handle_source(&mut self, now: Instant, channel: usize, bytes: &[u8]) {
         self.now = now;
-        let Some(c) = self.channels.get_mut(channel) else { return };
+        let Some(c) = self.channels.get_mut(channel) else {
+            return;
+        };
         c.stats.bytes_in += bytes.len() as u64;
         c.meter.add(now, bytes.len());
         let losses = c.framer.stats().sync_losses;
@@ -310,17 +346,28 @@ impl Root {
             Ok(m) => m,
             Err(error) => {
                 self.stats.bad_datagrams += 1;
-                if self.last_bad_report.is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1)) {
+                if self
+                    .last_bad_report
+                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
+                {
                     self.last_bad_report = Some(now);
-                    self.events.push(RootEvent::BadDatagram { from, error, total: self.stats.bad_datagrams });
+                    self.events.push(RootEvent::BadDatagram {
+                        from,
+                        error,
+                        total: self.stats.bad_datagrams,
+                    });
                 }
                 return;
             }
         };
         match msg {
             Message::Join { nonce, name, .. } => self.on_join(now, from, nonce, name),
-            Message::Keepalive { token, want_seq, .. } => {
-                let Some(s) = self.session_mut(from, token) else { return };
+            Message::Keepalive {
+                token, want_seq, ..
+            } => {
+                let Some(s) = self.session_mut(from, token) else {
+                    return;
+                };
                 s.last_heard = now;
                 if !s.validated {
                     s.validated = true;
@@ -329,8 +376,12 @@ impl Root {
                     s.next_push = want_seq;
                 }
             }
-            Message::Request { token, base, map, .. } => {
-                let Some(s) = self.session_mut(from, token) else { return };
+            Message::Request {
+                token, base, map, ..
+            } => {
+                let Some(s) = self.session_mut(from, token) else {
+                    return;
+                };
                 s.last_heard = now;
                 s.validated = true;
                 for seq in wire::request_seqs(base, map) {
@@ -360,7 +411,11 @@ impl Root {
             return;
         };
         // A box joining again replaces its old session.
-        if let Some(i) = self.sessions.iter().position(|s| s.as_ref().is_some_and(|s| s.addr == from)) {
+        if let Some(i) = self
+            .sessions
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.addr == from))
+        {
             self.end_session(i, LeaveReason::Rejoined);
         }
         let Some(slot) = self.sessions.iter().position(Option::is_none) else {
@@ -379,8 +434,18 @@ impl Root {
             resend: [0; RESEND_CAP],
             resend_len: 0,
         });
-        self.replies.push((from, Reply::Ack { channel: ch, nonce, token }));
-        self.events.push(RootEvent::Joined { addr: from, channel: ch });
+        self.replies.push((
+            from,
+            Reply::Ack {
+                channel: ch,
+                nonce,
+                token,
+            },
+        ));
+        self.events.push(RootEvent::Joined {
+            addr: from,
+            channel: ch,
+        });
     }
 
     fn refuse(&mut self, addr: SocketAddr, nonce: u32, reason: NakReason) {
@@ -390,7 +455,10 @@ impl Root {
     }
 
     fn session_index(&self, from: SocketAddr, token: u32) -> Option<usize> {
-        self.sessions.iter().position(|s| s.as_ref().is_some_and(|s| s.addr == from && s.token == token))
+        self.sessions.iter().position(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.addr == from && s.token == token)
+        })
     }
 
     fn session_mut(&mut self, from: SocketAddr, token: u32) -> Option<&mut Session> {
@@ -405,7 +473,11 @@ impl Root {
 
     fn end_session(&mut self, i: usize, reason: LeaveReason) {
         if let Some(s) = self.sessions[i].take() {
-            self.events.push(RootEvent::Left { addr: s.addr, channel: s.channel, reason });
+            self.events.push(RootEvent::Left {
+                addr: s.addr,
+                channel: s.channel,
+                reason,
+            });
         }
     }
 
@@ -418,7 +490,9 @@ impl Root {
         if now >= self.next_expiry {
             self.next_expiry = now + Duration::from_secs(1);
             for i in 0..self.sessions.len() {
-                let expired = self.sessions[i].as_ref().is_some_and(|s| now.saturating_since(s.last_heard) > self.cfg.session_timeout);
+                let expired = self.sessions[i]
+                    .as_ref()
+                    .is_some_and(|s| now.saturating_since(s.last_heard) > self.cfg.session_timeout);
                 if expired {
                     self.end_session(i, LeaveReason::TimedOut);
                 }
@@ -428,7 +502,11 @@ impl Root {
 
     /// When [`Root::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let flush = self.channels.iter().filter_map(|c| c.chunker.poll_timeout()).min();
+        let flush = self
+            .channels
+            .iter()
+            .filter_map(|c| c.chunker.poll_timeout())
+            .min();
         earliest(flush, Some(self.next_expiry))
     }
 
@@ -456,7 +534,11 @@ impl Root {
     fn poll_reply(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some((dst, r)) = self.replies.pop() {
             let msg = match r {
-                Reply::Ack { channel, nonce, token } => {
+                Reply::Ack {
+                    channel,
+                    nonce,
+                    token,
+                } => {
                     let c = &self.channels[channel];
                     let start = c.start_seq();
                     Message::JoinAck {
@@ -514,7 +596,10 @@ impl Root {
 
 fn emit_chunk(pool: &ChunkPool, channel: usize, seq: u64, buf: &mut [u8]) -> Option<usize> {
     let c = pool.get(seq)?;
-    let msg = Message::Chunk { channel: channel as u16, info: c.info, payload: c.payload };
+    let msg = Message::Chunk {
+        channel: channel as u16,
+        info: c.info,
+        payload: c.payload,
+    };
     msg.emit(buf).ok()
 }
-

@@ -10,7 +10,8 @@ fn first_bytes_are_pat_pmt_keyframe() {
     let mut sim = Sim::new(0, PeerConfig::default());
     // The channel runs 3.3 s before the box arrives: it joins mid-GOP.
     sim.run_for(Duration::from_millis(3300));
-    let p = tvmesh_core::peer::Peer::new(PeerConfig::default(), addr(ROOT), "demo", sim.now).unwrap();
+    let p =
+        tvmesh_core::peer::Peer::new(PeerConfig::default(), addr(ROOT), "demo", sim.now).unwrap();
     sim.boxes.push(p);
     sim.sink.push(Vec::new());
     assert!(sim.boxes[0].output_open().is_some());
@@ -27,5 +28,8 @@ fn first_bytes_are_pat_pmt_keyframe() {
     assert!(pk[2][1] & 0x40 != 0, "video PES starts");
     // Join to first byte within two round trips plus a chunk (virtual 20 ms links).
     let jt = sim.boxes[0].join_time().unwrap();
-    assert!(jt <= Duration::from_millis(200), "join took {jt:?} (box created at {joined_at:?})");
+    assert!(
+        jt <= Duration::from_millis(200),
+        "join took {jt:?} (box created at {joined_at:?})"
+    );
 }

@@ -12,14 +12,24 @@ fn five_percent_loss_recovered_byte_exact() {
     let mut sim = Sim::new(3, PeerConfig::default());
     sim.loss_ppm = 50_000;
     sim.run_for(Duration::from_secs(12));
-    assert!(sim.dropped > 100, "the link really lost datagrams: {}", sim.dropped);
+    assert!(
+        sim.dropped > 100,
+        "the link really lost datagrams: {}",
+        sim.dropped
+    );
     // Reference: the root's own pool, read back from the first box's start.
     let pool = sim.root.pool(0).unwrap();
     for i in 0..3 {
         let b = &sim.boxes[i];
         let st = b.stats();
         assert!(st.requests > 0, "box {i} requested");
-        assert_eq!(b.continuity_ppm(OutputId(0)), 1_000_000, "box {i}: {:?} {:?}", st, b.output_stats(OutputId(0)));
+        assert_eq!(
+            b.continuity_ppm(OutputId(0)),
+            1_000_000,
+            "box {i}: {:?} {:?}",
+            st,
+            b.output_stats(OutputId(0))
+        );
         // Rebuild the expected bytes from the root's pool over the same sequence range.
         let out = &sim.sink[i];
         let chunks = b.output_stats(OutputId(0)).chunks;

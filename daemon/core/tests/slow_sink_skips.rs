@@ -9,7 +9,10 @@ use tvmesh_core::peer::PeerConfig;
 
 #[test]
 fn stalled_sink_skips_to_keyframe() {
-    let cfg = PeerConfig { output_queue_chunks: 200, ..PeerConfig::default() };
+    let cfg = PeerConfig {
+        output_queue_chunks: 200,
+        ..PeerConfig::default()
+    };
     let mut sim = Sim::new(1, cfg);
     sim.run_for(Duration::from_secs(2));
     sim.drain = false;

@@ -33,7 +33,15 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 /// Runs root and box for `steps` source slices of 10 ms; every 23rd chunk datagram is dropped.
-fn run(root: &mut Root, peer: &mut Peer, src: &[u8], pos: &mut usize, now: &mut Instant, steps: usize, n: &mut u64) {
+fn run(
+    root: &mut Root,
+    peer: &mut Peer,
+    src: &[u8],
+    pos: &mut usize,
+    now: &mut Instant,
+    steps: usize,
+    n: &mut u64,
+) {
     let mut buf = [0u8; 1500];
     let root_addr = addr(ROOT);
     let me = box_addr(0);
@@ -74,7 +82,15 @@ fn run(root: &mut Root, peer: &mut Peer, src: &[u8], pos: &mut usize, now: &mut 
 fn zero_allocations_per_chunk_in_steady_state() {
     let src = sample();
     let mut now = Instant::from_millis(1000);
-    let mut root = Root::new(root_config(), &[ChannelSpec { name: "demo", bitrate_kbps: 0 }], now).unwrap();
+    let mut root = Root::new(
+        root_config(),
+        &[ChannelSpec {
+            name: "demo",
+            bitrate_kbps: 0,
+        }],
+        now,
+    )
+    .unwrap();
     let mut peer = Peer::new(PeerConfig::default(), addr(ROOT), "demo", now).unwrap();
     peer.output_open().unwrap();
     let (mut pos, mut n) = (0, 0);
@@ -86,7 +102,11 @@ fn zero_allocations_per_chunk_in_steady_state() {
     let allocs = ALLOCS.load(Ordering::Relaxed) - before;
     let chunks = peer.stats().chunks_in - chunks_before;
     assert!(chunks > 2500, "steady state moved {chunks} chunks");
-    assert!(peer.stats().requests > 50, "loss recovery exercised: {:?}", peer.stats());
+    assert!(
+        peer.stats().requests > 50,
+        "loss recovery exercised: {:?}",
+        peer.stats()
+    );
     assert_eq!(allocs, 0, "{allocs} allocations over {chunks} chunks");
     println!("steady state: {chunks} chunks, {allocs} heap allocations (root + box)");
 }

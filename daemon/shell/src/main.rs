@@ -1,10 +1,83 @@
-//! tvmeshd: the tvmesh daemon. See `--help`.
-
-#![allow(dead_code)] // while the shell is assembled
+//! tvmeshd: the tvmesh daemon. See `--help` and docs/ARCHITECTURE.md.
+//!
+//! This crate is the shell: it owns sockets, files, processes, signals and the clock, and drives
+//! the sans-IO state machines of `tvmesh-core`. It decides nothing about the protocol itself.
 
 mod clock;
+mod config;
 mod http;
 mod io;
+mod net;
 mod reactor;
+mod run_peer;
+mod run_root;
+mod status;
+mod web;
 
-fn main() {}
+use config::{Command, Role};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match config::parse_args(&args) {
+        Ok(Command::Help) => {
+            print!("{}", config::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("tvmeshd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Run(c)) => c,
+        Err(e) => {
+            eprintln!("tvmeshd: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(cfg.log_level)
+        .init();
+    if let Err(e) = net::install_signals() {
+        log::error!("cannot install signal handlers: {e}");
+        return ExitCode::from(1);
+    }
+    let seed = cfg.seed.unwrap_or_else(|| {
+        let mut b = [0u8; 8];
+        match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+            Ok(8) => u64::from_le_bytes(b),
+            _ => clock::unix_micros() ^ u64::from(std::process::id()),
+        }
+    });
+    let result = match &cfg.role {
+        Role::Root {
+            listen,
+            channels,
+            max_boxes,
+        } => run_root::run(&cfg, *listen, channels, *max_boxes, seed),
+        Role::Peer {
+            root,
+            channel,
+            sink,
+            listen,
+            http_viewers,
+            sink_queue_ms,
+        } => {
+            let p = run_peer::PeerRun {
+                root: *root,
+                channel,
+                sink: sink.as_ref(),
+                listen: *listen,
+                http_viewers: *http_viewers,
+                sink_queue_ms: *sink_queue_ms,
+            };
+            run_peer::run(&cfg, &p, seed)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -45,17 +45,31 @@ impl Reactor {
     /// A reactor returning at most `max_events` readiness records per wait.
     pub fn new(max_events: usize) -> io::Result<Self> {
         let ep = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        Ok(Reactor { ep, events: Vec::with_capacity(max_events), ready: Vec::with_capacity(max_events) })
+        Ok(Reactor {
+            ep,
+            events: Vec::with_capacity(max_events),
+            ready: Vec::with_capacity(max_events),
+        })
     }
 
     /// Watches `fd` for the given interest.
     pub fn add(&self, fd: impl AsFd, token: Token, read: bool, write: bool) -> io::Result<()> {
-        Ok(epoll::add(&self.ep, fd, EventData::new_u64(token), flags(read, write))?)
+        Ok(epoll::add(
+            &self.ep,
+            fd,
+            EventData::new_u64(token),
+            flags(read, write),
+        )?)
     }
 
     /// Changes the interest of a watched fd.
     pub fn modify(&self, fd: impl AsFd, token: Token, read: bool, write: bool) -> io::Result<()> {
-        Ok(epoll::modify(&self.ep, fd, EventData::new_u64(token), flags(read, write))?)
+        Ok(epoll::modify(
+            &self.ep,
+            fd,
+            EventData::new_u64(token),
+            flags(read, write),
+        )?)
     }
 
     /// Stops watching `fd` (closing an fd also removes it).
@@ -68,11 +82,18 @@ impl Reactor {
     pub fn wait(&mut self, now: Instant, deadline: Option<Instant>) -> io::Result<&[Ready]> {
         let timeout = deadline.map(|d| {
             let us = d.as_micros().saturating_sub(now.as_micros());
-            rustix::time::Timespec { tv_sec: (us / 1_000_000) as _, tv_nsec: ((us % 1_000_000) * 1000) as _ }
+            rustix::time::Timespec {
+                tv_sec: (us / 1_000_000) as _,
+                tv_nsec: ((us % 1_000_000) * 1000) as _,
+            }
         });
         self.events.clear();
         self.ready.clear();
-        match epoll::wait(&self.ep, rustix::buffer::spare_capacity(&mut self.events), timeout.as_ref()) {
+        match epoll::wait(
+            &self.ep,
+            rustix::buffer::spare_capacity(&mut self.events),
+            timeout.as_ref(),
+        ) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => return Ok(&self.ready),
             Err(e) => return Err(e.into()),
@@ -81,7 +102,9 @@ impl Reactor {
             let f = e.flags;
             self.ready.push(Ready {
                 token: e.data.u64(),
-                readable: f.intersects(EventFlags::IN | EventFlags::HUP | EventFlags::ERR | EventFlags::RDHUP),
+                readable: f.intersects(
+                    EventFlags::IN | EventFlags::HUP | EventFlags::ERR | EventFlags::RDHUP,
+                ),
                 writable: f.intersects(EventFlags::OUT | EventFlags::ERR | EventFlags::HUP),
             });
         }
@@ -102,6 +125,13 @@ mod tests {
         assert!(r.wait(t, Some(t)).unwrap().is_empty());
         rustix::io::write(&wr, b"x").unwrap();
         let got = r.wait(t, None).unwrap();
-        assert_eq!(got, [Ready { token: 7, readable: true, writable: false }]);
+        assert_eq!(
+            got,
+            [Ready {
+                token: 7,
+                readable: true,
+                writable: false
+            }]
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Chunker tests on the committed sample channel and on synthetic streams.
 
+#![allow(clippy::disallowed_methods)] // tests may read the sample file; the core itself may not
+
 use super::*;
 use crate::pool::SLOT_COST;
 use crate::ts::sync::Framer;
@@ -8,8 +10,8 @@ use std::vec::Vec;
 /// Byte offsets of the sample's key-frame PES starts, from
 /// `ffprobe -select_streams v -show_entries packet=pos,flags tests/data/sample.ts` (flag K).
 const SAMPLE_KEYFRAMES: [usize; 20] = [
-    564, 137804, 275044, 412660, 550088, 687516, 825132, 962560, 1100176, 1237792, 1377852, 1512648,
-    1650076, 1787504, 1925120, 2062548, 2200164, 2337592, 2475020, 2612636,
+    564, 137804, 275044, 412660, 550088, 687516, 825132, 962560, 1100176, 1237792, 1377852,
+    1512648, 1650076, 1787504, 1925120, 2062548, 2200164, 2337592, 2475020, 2612636,
 ];
 
 fn sample() -> Vec<u8> {
@@ -63,7 +65,10 @@ fn check(input: &[u8], chunks: &[(ChunkInfo, Vec<u8>)]) -> Vec<usize> {
     let mut k = 0;
     let mut raps = Vec::new();
     for (info, payload) in chunks {
-        assert!(!payload.is_empty() && payload.len() % PACKET_LEN == 0, "whole packets");
+        assert!(
+            !payload.is_empty() && payload.len() % PACKET_LEN == 0,
+            "whole packets"
+        );
         assert!(payload.len() <= crate::chunk::CHUNK_MAX);
         let pkts: Vec<&[u8]> = payload.chunks_exact(PACKET_LEN).collect();
         for p in &pkts {
@@ -71,7 +76,11 @@ fn check(input: &[u8], chunks: &[(ChunkInfo, Vec<u8>)]) -> Vec<usize> {
         }
         let body = if info.flags.contains(ChunkFlags::RAP) {
             assert!(pkts.len() >= 3);
-            assert_eq!(Packet::new(pkts[0]).unwrap().pid(), PAT_PID, "RAP chunk starts with PAT");
+            assert_eq!(
+                Packet::new(pkts[0]).unwrap().pid(),
+                PAT_PID,
+                "RAP chunk starts with PAT"
+            );
             assert!(Packet::new(pkts[1]).unwrap().pid() != PAT_PID, "then PMT");
             raps.push(expected[k].0);
             &pkts[2..]
@@ -99,7 +108,10 @@ fn sample_keyframes_found_whole_stream_kept() {
 fn psi_then_keyframe_first() {
     let input = sample();
     let chunks = chunk_all(&input, &[4096]);
-    let (info, payload) = chunks.iter().find(|(i, _)| i.flags.contains(ChunkFlags::RAP)).unwrap();
+    let (info, payload) = chunks
+        .iter()
+        .find(|(i, _)| i.flags.contains(ChunkFlags::RAP))
+        .unwrap();
     assert!(info.seq >= 1000);
     let p2 = Packet::new(&payload[2 * PACKET_LEN..3 * PACKET_LEN]).unwrap();
     assert!(p2.payload_start());
@@ -129,7 +141,10 @@ fn garbage_between_packets_is_skipped() {
     }
     let chunks = chunk_all(&dirty, &[1000]);
     // Every chunk is still whole packets, and key frames are still found.
-    let raps = chunks.iter().filter(|(i, _)| i.flags.contains(ChunkFlags::RAP)).count();
+    let raps = chunks
+        .iter()
+        .filter(|(i, _)| i.flags.contains(ChunkFlags::RAP))
+        .count();
     assert!(raps >= 19, "{raps} key frames");
     for (_, p) in &chunks {
         assert_eq!(p.len() % PACKET_LEN, 0);

@@ -9,8 +9,8 @@
 //!
 //! Nothing here allocates; all state is fixed-size.
 
-pub mod packet;
 pub mod pacer;
+pub mod packet;
 pub mod psi;
 pub mod rap;
 pub mod sync;

@@ -36,7 +36,9 @@ impl PcrPacer {
 
     /// When `pkt`, the next packet of the stream, may be released. `now` anchors the first PCR.
     pub fn due(&mut self, now: Instant, pkt: &Packet<'_>) -> Instant {
-        let Some(pcr) = pkt.pcr_base() else { return self.due };
+        let Some(pcr) = pkt.pcr_base() else {
+            return self.due;
+        };
         // Pace on one PID only: the first that carries a PCR.
         match self.pcr_pid {
             Some(pid) if pid != pkt.pid() => return self.due,
@@ -89,12 +91,21 @@ mod tests {
         let a = pcr_packet(90_000);
         assert_eq!(p.due(t, &Packet::new(&a).unwrap()), t);
         let b = pcr_packet(90_000 + 9_000); // +100 ms
-        assert_eq!(p.due(t, &Packet::new(&b).unwrap()), Instant::from_millis(1100));
+        assert_eq!(
+            p.due(t, &Packet::new(&b).unwrap()),
+            Instant::from_millis(1100)
+        );
         // The file loops: PCR goes back. Due time holds, then continues from there.
         let c = pcr_packet(90_000);
-        assert_eq!(p.due(t, &Packet::new(&c).unwrap()), Instant::from_millis(1100));
+        assert_eq!(
+            p.due(t, &Packet::new(&c).unwrap()),
+            Instant::from_millis(1100)
+        );
         let d = pcr_packet(90_000 + 4_500);
-        assert_eq!(p.due(t, &Packet::new(&d).unwrap()), Instant::from_millis(1150));
+        assert_eq!(
+            p.due(t, &Packet::new(&d).unwrap()),
+            Instant::from_millis(1150)
+        );
         assert_eq!(p.discontinuities(), 1);
     }
 }

@@ -105,7 +105,11 @@ impl<'a> Packet<'a> {
         if !self.has_payload() {
             return &[];
         }
-        let start = if self.has_adaptation() { 5 + self.b[4] as usize } else { 4 };
+        let start = if self.has_adaptation() {
+            5 + self.b[4] as usize
+        } else {
+            4
+        };
         if start >= PACKET_LEN {
             return &[];
         }
@@ -118,7 +122,13 @@ pub(crate) mod tests {
     use super::*;
 
     /// A packet on `pid` with optional adaptation flags byte and payload filled with `fill`.
-    pub(crate) fn make(pid: u16, pusi: bool, af_flags: Option<u8>, cc: u8, fill: u8) -> [u8; PACKET_LEN] {
+    pub(crate) fn make(
+        pid: u16,
+        pusi: bool,
+        af_flags: Option<u8>,
+        cc: u8,
+        fill: u8,
+    ) -> [u8; PACKET_LEN] {
         let mut p = [fill; PACKET_LEN];
         p[0] = SYNC_BYTE;
         p[1] = ((pid >> 8) as u8 & 0x1F) | if pusi { 0x40 } else { 0 };
@@ -136,7 +146,9 @@ pub(crate) mod tests {
     fn header_fields_from_literal() {
         // PID 0x0100, PUSI, adaptation (RAI + PCR) and payload, CC 7.
         let mut b = [0xFFu8; PACKET_LEN];
-        b[..12].copy_from_slice(&[0x47, 0x41, 0x00, 0x37, 0x07, 0x50, 0x00, 0x00, 0x00, 0x01, 0x80, 0x00]);
+        b[..12].copy_from_slice(&[
+            0x47, 0x41, 0x00, 0x37, 0x07, 0x50, 0x00, 0x00, 0x00, 0x01, 0x80, 0x00,
+        ]);
         let p = Packet::new(&b).unwrap();
         assert!(p.payload_start());
         assert!(!p.transport_error());
@@ -151,7 +163,10 @@ pub(crate) mod tests {
     #[test]
     fn rejects_bad_input() {
         assert_eq!(Packet::new(&[0x47; 10]).unwrap_err(), PacketError::Length);
-        assert_eq!(Packet::new(&[0u8; PACKET_LEN]).unwrap_err(), PacketError::Sync);
+        assert_eq!(
+            Packet::new(&[0u8; PACKET_LEN]).unwrap_err(),
+            PacketError::Sync
+        );
         // Adaptation length beyond the packet: empty adaptation and payload, no panic.
         let mut b = make(0x100, true, Some(0x40), 0, 0);
         b[4] = 250;

@@ -151,6 +151,9 @@ mod tests {
         assert_eq!(parse_pat(&Packet::new(&b).unwrap()), Err(PsiError::Length));
         let mut b = packet(PAT);
         b[1] = 0x00; // no PUSI
-        assert_eq!(parse_pat(&Packet::new(&b).unwrap()), Err(PsiError::NotSectionStart));
+        assert_eq!(
+            parse_pat(&Packet::new(&b).unwrap()),
+            Err(PsiError::NotSectionStart)
+        );
     }
 }

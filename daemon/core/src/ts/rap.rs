@@ -36,7 +36,14 @@ pub struct RapScanner {
 impl RapScanner {
     /// A scanner idle until [`RapScanner::start`].
     pub fn new(codec: VideoCodec) -> Self {
-        RapScanner { codec, zeros: 0, want_header: false, header_skip: 0, seen: 0, verdict: Verdict::NotKey }
+        RapScanner {
+            codec,
+            zeros: 0,
+            want_header: false,
+            header_skip: 0,
+            seen: 0,
+            verdict: Verdict::NotKey,
+        }
     }
 
     /// The current verdict.
@@ -133,7 +140,10 @@ mod tests {
     fn h264_idr_after_sps_pps() {
         let mut s = RapScanner::new(VideoCodec::H264);
         // AUD, SPS, PPS, IDR slice
-        let es = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xCE, 0, 0, 1, 0x65, 0x88];
+        let es = [
+            0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xCE, 0, 0, 1, 0x65,
+            0x88,
+        ];
         assert_eq!(s.start(&pes(&es), false), Verdict::Key);
     }
 
@@ -147,7 +157,10 @@ mod tests {
     #[test]
     fn start_code_split_across_packets() {
         let mut s = RapScanner::new(VideoCodec::H264);
-        assert_eq!(s.start(&pes(&[0, 0, 0, 1, 0x06, 0xAA, 0, 0]), false), Verdict::Pending);
+        assert_eq!(
+            s.start(&pes(&[0, 0, 0, 1, 0x06, 0xAA, 0, 0]), false),
+            Verdict::Pending
+        );
         assert_eq!(s.feed(&[1]), Verdict::Pending);
         assert_eq!(s.feed(&[0x65, 0x00]), Verdict::Key);
     }
@@ -156,7 +169,9 @@ mod tests {
     fn hevc_irap_and_trail() {
         let mut s = RapScanner::new(VideoCodec::Hevc);
         // VPS(32) SPS(33) PPS(34) then IDR_W_RADL (19): header byte 19 << 1 = 0x26
-        let es = [0, 0, 1, 0x40, 0x01, 0, 0, 1, 0x42, 0x01, 0, 0, 1, 0x44, 0x01, 0, 0, 1, 0x26, 0x01];
+        let es = [
+            0, 0, 1, 0x40, 0x01, 0, 0, 1, 0x42, 0x01, 0, 0, 1, 0x44, 0x01, 0, 0, 1, 0x26, 0x01,
+        ];
         assert_eq!(s.start(&pes(&es), false), Verdict::Key);
         let es = [0, 0, 1, 0x02, 0x01]; // TRAIL_R (1)
         assert_eq!(s.start(&pes(&es), false), Verdict::NotKey);
@@ -169,7 +184,10 @@ mod tests {
         let mut s = RapScanner::new(VideoCodec::H264);
         assert_eq!(s.start(&[1, 2, 3], false), Verdict::NotKey);
         // Header length byte pointing past everything: stays pending, no panic.
-        assert_eq!(s.start(&[0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 0xFF], false), Verdict::Pending);
+        assert_eq!(
+            s.start(&[0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 0xFF], false),
+            Verdict::Pending
+        );
         for _ in 0..100 {
             s.feed(&[0u8; 184]);
         }

@@ -36,7 +36,12 @@ impl Default for Framer {
 impl Framer {
     /// A framer that has not found sync yet.
     pub fn new() -> Self {
-        Framer { carry: [0; PACKET_LEN], len: 0, synced: false, stats: FramerStats::default() }
+        Framer {
+            carry: [0; PACKET_LEN],
+            len: 0,
+            synced: false,
+            stats: FramerStats::default(),
+        }
     }
 
     /// Counters so far.
@@ -89,7 +94,10 @@ impl Framer {
                     self.synced = false;
                     self.stats.sync_losses += 1;
                 }
-                let skip = input.iter().position(|&b| b == SYNC_BYTE).unwrap_or(input.len());
+                let skip = input
+                    .iter()
+                    .position(|&b| b == SYNC_BYTE)
+                    .unwrap_or(input.len());
                 self.stats.dropped_bytes += skip as u64;
                 input = &input[skip..];
                 continue;
@@ -113,7 +121,10 @@ impl Framer {
 
     /// The candidate in the carry was a false sync: drop up to the next 0x47 inside it.
     fn slip(&mut self) {
-        let next = self.carry[1..self.len].iter().position(|&b| b == SYNC_BYTE).map_or(self.len, |i| i + 1);
+        let next = self.carry[1..self.len]
+            .iter()
+            .position(|&b| b == SYNC_BYTE)
+            .map_or(self.len, |i| i + 1);
         self.carry.copy_within(next..self.len, 0);
         self.len -= next;
         self.stats.dropped_bytes += next as u64;

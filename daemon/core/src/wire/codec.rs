@@ -54,7 +54,10 @@ impl<'a> Writer<'a> {
         self.n
     }
     pub(super) fn bytes(&mut self, s: &[u8]) -> Result<(), WireError> {
-        let dst = self.b.get_mut(self.n..self.n + s.len()).ok_or(WireError::Buffer)?;
+        let dst = self
+            .b
+            .get_mut(self.n..self.n + s.len())
+            .ok_or(WireError::Buffer)?;
         dst.copy_from_slice(s);
         self.n += s.len();
         Ok(())

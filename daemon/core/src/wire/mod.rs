@@ -87,19 +87,44 @@ impl NakReason {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
     /// A box asks to watch a channel by name.
-    Join { nonce: u32, flags: u16, name: &'a [u8] },
+    Join {
+        nonce: u32,
+        flags: u16,
+        name: &'a [u8],
+    },
     /// The root accepts: the channel's id, the box's session token, and where the stream is.
-    JoinAck { channel: u16, nonce: u32, token: u32, live_seq: u64, rap_seq: u64, bitrate_kbps: u32, flags: u16 },
+    JoinAck {
+        channel: u16,
+        nonce: u32,
+        token: u32,
+        live_seq: u64,
+        rap_seq: u64,
+        bitrate_kbps: u32,
+        flags: u16,
+    },
     /// The root refuses.
     JoinNak { nonce: u32, reason: NakReason },
     /// The box is alive and wants chunks pushed from `want_seq` on. Proves it received the token.
-    Keepalive { channel: u16, token: u32, want_seq: u64 },
+    Keepalive {
+        channel: u16,
+        token: u32,
+        want_seq: u64,
+    },
     /// The box leaves.
     Leave { channel: u16, token: u32 },
     /// One chunk of the stream.
-    Chunk { channel: u16, info: ChunkInfo, payload: &'a [u8] },
+    Chunk {
+        channel: u16,
+        info: ChunkInfo,
+        payload: &'a [u8],
+    },
     /// The box asks again for chunks it misses.
-    Request { channel: u16, token: u32, base: u64, map: &'a [u8] },
+    Request {
+        channel: u16,
+        token: u32,
+        base: u64,
+        map: &'a [u8],
+    },
     /// A type this version does not know (ignored by receivers).
     Unknown { kind: u8 },
 }
@@ -134,7 +159,11 @@ impl<'a> Message<'a> {
                 if len == 0 || len > MAX_NAME {
                     return Err(WireError::Length);
                 }
-                Message::Join { nonce, flags, name: r.bytes(len)? }
+                Message::Join {
+                    nonce,
+                    flags,
+                    name: r.bytes(len)?,
+                }
             }
             JOIN_ACK => Message::JoinAck {
                 channel,
@@ -145,16 +174,38 @@ impl<'a> Message<'a> {
                 bitrate_kbps: r.u32()?,
                 flags: r.u16()?,
             },
-            JOIN_NAK => Message::JoinNak { nonce: r.u32()?, reason: NakReason::from_code(r.u8()?) },
-            KEEPALIVE => Message::Keepalive { channel, token: r.u32()?, want_seq: r.u64()? },
-            LEAVE => Message::Leave { channel, token: r.u32()? },
+            JOIN_NAK => Message::JoinNak {
+                nonce: r.u32()?,
+                reason: NakReason::from_code(r.u8()?),
+            },
+            KEEPALIVE => Message::Keepalive {
+                channel,
+                token: r.u32()?,
+                want_seq: r.u64()?,
+            },
+            LEAVE => Message::Leave {
+                channel,
+                token: r.u32()?,
+            },
             CHUNK => {
-                let info = ChunkInfo { seq: r.u64()?, flags: ChunkFlags(r.u8()?), key_id: r.u8()?, stamp_ms: r.u32()? };
+                let info = ChunkInfo {
+                    seq: r.u64()?,
+                    flags: ChunkFlags(r.u8()?),
+                    key_id: r.u8()?,
+                    stamp_ms: r.u32()?,
+                };
                 let payload = r.rest();
-                if payload.is_empty() || payload.len() > CHUNK_MAX || payload.len() % PACKET_LEN != 0 {
+                if payload.is_empty()
+                    || payload.len() > CHUNK_MAX
+                    || payload.len() % PACKET_LEN != 0
+                {
                     return Err(WireError::Length);
                 }
-                return Ok(Message::Chunk { channel, info, payload });
+                return Ok(Message::Chunk {
+                    channel,
+                    info,
+                    payload,
+                });
             }
             REQUEST => {
                 let token = r.u32()?;
@@ -163,7 +214,12 @@ impl<'a> Message<'a> {
                 if len == 0 || len > MAX_MAP {
                     return Err(WireError::Length);
                 }
-                Message::Request { channel, token, base, map: r.bytes(len)? }
+                Message::Request {
+                    channel,
+                    token,
+                    base,
+                    map: r.bytes(len)?,
+                }
             }
             kind => return Ok(Message::Unknown { kind }),
         };
@@ -186,7 +242,15 @@ impl<'a> Message<'a> {
                 w.u8(name.len() as u8)?; // <= MAX_NAME, checked above
                 w.bytes(name)?;
             }
-            Message::JoinAck { channel, nonce, token, live_seq, rap_seq, bitrate_kbps, flags } => {
+            Message::JoinAck {
+                channel,
+                nonce,
+                token,
+                live_seq,
+                rap_seq,
+                bitrate_kbps,
+                flags,
+            } => {
                 w.u8(JOIN_ACK)?;
                 w.u16(channel)?;
                 w.u32(nonce)?;
@@ -202,7 +266,11 @@ impl<'a> Message<'a> {
                 w.u32(nonce)?;
                 w.u8(reason.code())?;
             }
-            Message::Keepalive { channel, token, want_seq } => {
+            Message::Keepalive {
+                channel,
+                token,
+                want_seq,
+            } => {
                 w.u8(KEEPALIVE)?;
                 w.u16(channel)?;
                 w.u32(token)?;
@@ -213,8 +281,15 @@ impl<'a> Message<'a> {
                 w.u16(channel)?;
                 w.u32(token)?;
             }
-            Message::Chunk { channel, info, payload } => {
-                if payload.is_empty() || payload.len() > CHUNK_MAX || payload.len() % PACKET_LEN != 0 {
+            Message::Chunk {
+                channel,
+                info,
+                payload,
+            } => {
+                if payload.is_empty()
+                    || payload.len() > CHUNK_MAX
+                    || payload.len() % PACKET_LEN != 0
+                {
                     return Err(WireError::Length);
                 }
                 w.u8(CHUNK)?;
@@ -225,7 +300,12 @@ impl<'a> Message<'a> {
                 w.u32(info.stamp_ms)?;
                 w.bytes(payload)?;
             }
-            Message::Request { channel, token, base, map } => {
+            Message::Request {
+                channel,
+                token,
+                base,
+                map,
+            } => {
                 if map.is_empty() || map.len() > MAX_MAP {
                     return Err(WireError::Length);
                 }
@@ -248,6 +328,8 @@ impl<'a> Message<'a> {
 /// Iterates the sequence numbers a REQUEST bitmap names.
 pub fn request_seqs(base: u64, map: &[u8]) -> impl Iterator<Item = u64> + '_ {
     map.iter().enumerate().flat_map(move |(i, &byte)| {
-        (0..8u64).filter(move |b| byte & (1 << b) != 0).map(move |b| base.saturating_add(i as u64 * 8 + b))
+        (0..8u64)
+            .filter(move |b| byte & (1 << b) != 0)
+            .map(move |b| base.saturating_add(i as u64 * 8 + b))
     })
 }

@@ -19,8 +19,15 @@ fn roundtrip(bytes: &[u8], msg: Message<'_>) {
 #[test]
 fn join() {
     roundtrip(
-        &[0xC1, 0x01, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x04, b'n', b'e', b'w', b's'],
-        Message::Join { nonce: 0xDEAD_BEEF, flags: 1, name: b"news" },
+        &[
+            0xC1, 0x01, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x04, b'n', b'e', b'w',
+            b's',
+        ],
+        Message::Join {
+            nonce: 0xDEAD_BEEF,
+            flags: 1,
+            name: b"news",
+        },
     );
 }
 
@@ -36,23 +43,55 @@ fn join_ack() {
             0x00, 0x00, 0x03, 0xE8, // 1000 kbps
             0x00, 0x00, // flags
         ],
-        Message::JoinAck { channel: 7, nonce: 42, token: 0x1234_5678, live_seq: 0x1_0000_0010, rap_seq: 0x1_0000_0005, bitrate_kbps: 1000, flags: 0 },
+        Message::JoinAck {
+            channel: 7,
+            nonce: 42,
+            token: 0x1234_5678,
+            live_seq: 0x1_0000_0010,
+            rap_seq: 0x1_0000_0005,
+            bitrate_kbps: 1000,
+            flags: 0,
+        },
     );
 }
 
 #[test]
 fn join_nak() {
-    roundtrip(&[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x01], Message::JoinNak { nonce: 9, reason: NakReason::UnknownChannel });
-    roundtrip(&[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x63], Message::JoinNak { nonce: 9, reason: NakReason::Other(99) });
+    roundtrip(
+        &[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x01],
+        Message::JoinNak {
+            nonce: 9,
+            reason: NakReason::UnknownChannel,
+        },
+    );
+    roundtrip(
+        &[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x63],
+        Message::JoinNak {
+            nonce: 9,
+            reason: NakReason::Other(99),
+        },
+    );
 }
 
 #[test]
 fn keepalive_and_leave() {
     roundtrip(
-        &[0xC1, 0x04, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0x01, 0x00],
-        Message::Keepalive { channel: 2, token: 0xAABB_CCDD, want_seq: 256 },
+        &[
+            0xC1, 0x04, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0x01, 0x00,
+        ],
+        Message::Keepalive {
+            channel: 2,
+            token: 0xAABB_CCDD,
+            want_seq: 256,
+        },
     );
-    roundtrip(&[0xC1, 0x05, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD], Message::Leave { channel: 2, token: 0xAABB_CCDD });
+    roundtrip(
+        &[0xC1, 0x05, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD],
+        Message::Leave {
+            channel: 2,
+            token: 0xAABB_CCDD,
+        },
+    );
 }
 
 #[test]
@@ -66,11 +105,29 @@ fn chunk() {
     let mut pkt = [0xFFu8; 188];
     pkt[0] = 0x47;
     bytes.extend_from_slice(&pkt);
-    let info = ChunkInfo { seq: 12345, flags: ChunkFlags::RAP, key_id: 0, stamp_ms: 100_000 };
-    roundtrip(&bytes, Message::Chunk { channel: 1, info, payload: &pkt });
+    let info = ChunkInfo {
+        seq: 12345,
+        flags: ChunkFlags::RAP,
+        key_id: 0,
+        stamp_ms: 100_000,
+    };
+    roundtrip(
+        &bytes,
+        Message::Chunk {
+            channel: 1,
+            info,
+            payload: &pkt,
+        },
+    );
     // Payload not a whole number of packets, empty, or too long.
-    assert_eq!(Message::parse(&bytes[..bytes.len() - 1]), Err(WireError::Length));
-    assert_eq!(Message::parse(&bytes[..CHUNK_HEADER_LEN]), Err(WireError::Length));
+    assert_eq!(
+        Message::parse(&bytes[..bytes.len() - 1]),
+        Err(WireError::Length)
+    );
+    assert_eq!(
+        Message::parse(&bytes[..CHUNK_HEADER_LEN]),
+        Err(WireError::Length)
+    );
     let mut long = bytes[..CHUNK_HEADER_LEN].to_vec();
     long.extend_from_slice(&[0x47; 188 * 8]);
     assert_eq!(Message::parse(&long), Err(WireError::Length));
@@ -79,20 +136,57 @@ fn chunk() {
 #[test]
 fn request() {
     roundtrip(
-        &[0xC1, 0x11, 0x00, 0x01, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 100, 0x02, 0b0000_0101, 0b1000_0000],
-        Message::Request { channel: 1, token: 5, base: 100, map: &[0b0000_0101, 0b1000_0000] },
+        &[
+            0xC1,
+            0x11,
+            0x00,
+            0x01,
+            0,
+            0,
+            0,
+            5,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            100,
+            0x02,
+            0b0000_0101,
+            0b1000_0000,
+        ],
+        Message::Request {
+            channel: 1,
+            token: 5,
+            base: 100,
+            map: &[0b0000_0101, 0b1000_0000],
+        },
     );
     let seqs: Vec<u64> = request_seqs(100, &[0b0000_0101, 0b1000_0000]).collect();
     assert_eq!(seqs, [100, 102, 115]);
-    assert_eq!(Message::parse(&[0xC1, 0x11, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 100, 0]), Err(WireError::Length));
+    assert_eq!(
+        Message::parse(&[0xC1, 0x11, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 100, 0]),
+        Err(WireError::Length)
+    );
 }
 
 #[test]
 fn unknown_and_garbage() {
-    assert_eq!(Message::parse(&[0xC1, 0x7F, 0x00, 0x00, 1, 2, 3]), Ok(Message::Unknown { kind: 0x7F }));
-    assert_eq!(Message::parse(&[0x00, 0x01, 0x00, 0x00]), Err(WireError::Magic));
+    assert_eq!(
+        Message::parse(&[0xC1, 0x7F, 0x00, 0x00, 1, 2, 3]),
+        Ok(Message::Unknown { kind: 0x7F })
+    );
+    assert_eq!(
+        Message::parse(&[0x00, 0x01, 0x00, 0x00]),
+        Err(WireError::Magic)
+    );
     assert_eq!(Message::parse(&[]), Err(WireError::Truncated));
-    assert_eq!(Message::parse(&[0xC1, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Err(WireError::Length));
+    assert_eq!(
+        Message::parse(&[0xC1, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        Err(WireError::Length)
+    );
     assert!(!is_tvmesh(&[0x00, 0x01])); // a STUN Binding request starts 0x00 0x01
 }
 

@@ -4,9 +4,10 @@
 //! link model: fixed one-way latency plus seeded random loss, per direction.
 
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // tests may read the sample file; the core itself may not
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tvmesh_core::output::OutputId;
@@ -21,7 +22,11 @@ pub const SOURCE_STEP: Duration = Duration::from_millis(10);
 pub const SOURCE_BYTES: usize = 1316; // ~1.05 Mbit/s at one slice per 10 ms
 
 pub fn sample() -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/sample.ts")).unwrap()
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/sample.ts"
+    ))
+    .unwrap()
 }
 
 pub fn addr(s: &str) -> SocketAddr {
@@ -63,13 +68,27 @@ pub struct Sim {
 }
 
 pub fn root_config() -> RootConfig {
-    RootConfig { max_sessions: 16, session_timeout: Duration::from_secs(10), pool_bytes: 2 << 20, first_seq: 1_000_000, seed: 7 }
+    RootConfig {
+        max_sessions: 16,
+        session_timeout: Duration::from_secs(10),
+        pool_bytes: 2 << 20,
+        first_seq: 1_000_000,
+        seed: 7,
+    }
 }
 
 impl Sim {
     pub fn new(boxes: usize, peer_cfg: PeerConfig) -> Sim {
         let now = Instant::from_millis(1_000);
-        let root = Root::new(root_config(), &[ChannelSpec { name: "demo", bitrate_kbps: 1000 }], now).unwrap();
+        let root = Root::new(
+            root_config(),
+            &[ChannelSpec {
+                name: "demo",
+                bitrate_kbps: 1000,
+            }],
+            now,
+        )
+        .unwrap();
         let mut peers = Vec::new();
         let mut sinks = Vec::new();
         for i in 0..boxes {
@@ -108,7 +127,13 @@ impl Sim {
         }
         self.n += 1;
         let at = (self.now + self.latency).as_micros();
-        self.net.push(Reverse(InFlight { at, seq: self.n, from, to, bytes: self.buf[..len].to_vec() }));
+        self.net.push(Reverse(InFlight {
+            at,
+            seq: self.n,
+            from,
+            to,
+            bytes: self.buf[..len].to_vec(),
+        }));
     }
 
     /// Drains every state machine's output at the current time.
@@ -169,7 +194,11 @@ impl Sim {
                 self.source_pos = end;
                 self.next_source = self.now + SOURCE_STEP;
             }
-            while self.net.peek().is_some_and(|Reverse(f)| f.at <= self.now.as_micros()) {
+            while self
+                .net
+                .peek()
+                .is_some_and(|Reverse(f)| f.at <= self.now.as_micros())
+            {
                 let Reverse(f) = self.net.pop().unwrap();
                 if f.to == addr(ROOT) {
                     self.root.handle_datagram(self.now, f.from, &f.bytes);

@@ -1,0 +1,45 @@
+# tvmesh — top-level tasks. README: `make demo`, `make test`. Everything installs what it needs.
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all build demo test test-rust lint deps bench sample clean
+
+all: build
+
+# Debian packages the tests and demo need (ffmpeg gives ffmpeg + ffprobe). Idempotent.
+deps:
+	@command -v ffprobe >/dev/null && command -v ffmpeg >/dev/null && command -v curl >/dev/null || { \
+	  echo "installing ffmpeg (apt)"; \
+	  (apt-get update -qq || apt-get update -qq || true) >/dev/null 2>&1; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg curl >/dev/null; }
+	@rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
+
+build:
+	$(CARGO) build --release -p tvmeshd
+
+# A root on the sample channel and three boxes on loopback. Ctrl-C stops everything.
+demo: deps build
+	@tools/demo.sh
+
+# Every test: unit, scenario and end-to-end tests, lints, cross builds and emulated tests.
+test: deps lint test-rust cross-test qemu-test
+	@echo "make test: all passed"
+
+test-rust:
+	$(CARGO) test --workspace --release
+
+lint:
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+	$(CARGO) fmt --all --check 2>/dev/null || echo "note: rustfmt differences (not enforced)"
+
+bench: deps build
+	@tools/bench.sh
+
+sample:
+	tools/make-sample.sh tests/data/sample.ts
+
+clean:
+	$(CARGO) clean
+
+-include cross/cross.mk

@@ -1,0 +1,117 @@
+use super::*;
+
+fn args(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
+fn run(s: &str) -> Result<Config, ConfigError> {
+    match parse_args(&args(s))? {
+        Command::Run(c) => Ok(*c),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn root_command_line() {
+    let c = run("root --listen 127.0.0.1:7000 --http 127.0.0.1:8080 --channel name=news,source=udp://127.0.0.1:5000,bitrate=1000 --channel name=film,source=file:/tmp/a.ts").unwrap();
+    let Role::Root {
+        listen,
+        channels,
+        max_boxes,
+    } = c.role
+    else {
+        panic!()
+    };
+    assert_eq!(listen.to_string(), "127.0.0.1:7000");
+    assert_eq!(channels.len(), 2);
+    assert_eq!(channels[0].name, "news");
+    assert_eq!(channels[0].bitrate_kbps, 1000);
+    assert_eq!(max_boxes, 256);
+    assert_eq!(c.http.unwrap().to_string(), "127.0.0.1:8080");
+}
+
+#[test]
+fn peer_command_line_with_equals() {
+    let c = run("peer --root=127.0.0.1:7000 --channel news --sink file:/tmp/out.ts --http 127.0.0.1:8081 --pool-kib 2048").unwrap();
+    let Role::Peer {
+        root,
+        channel,
+        sink,
+        ..
+    } = &c.role
+    else {
+        panic!()
+    };
+    assert_eq!(root.to_string(), "127.0.0.1:7000");
+    assert_eq!(channel, "news");
+    assert!(sink.is_some());
+    assert_eq!(c.pool_kib, 2048);
+}
+
+#[test]
+fn errors_name_field_and_value() {
+    let e = run("root --listen nowhere --channel name=a,source=-").unwrap_err();
+    assert_eq!(e.field, "listen");
+    assert_eq!(e.value, "nowhere");
+    assert_eq!(
+        e.to_string(),
+        "command line: field `listen`: value `nowhere`: expected ADDR:PORT, e.g. 127.0.0.1:7000"
+    );
+    let e = run("root --listen 127.0.0.1:1 --channel name=a,source=ftp://x").unwrap_err();
+    assert_eq!(e.field, "channel");
+    let e = run("peer --root 127.0.0.1:1 --channel a --colour blue").unwrap_err();
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("colour", "blue"));
+    let e = run("peer --root 127.0.0.1:1").unwrap_err();
+    assert_eq!(e.field, "channel");
+    let e = run("peer --root 127.0.0.1:1 --channel a --pool-kib 12").unwrap_err();
+    assert_eq!(e.field, "pool_kib");
+    let e = run("root --listen 127.0.0.1:1 --channel name=a,source=-,bitrate=fast").unwrap_err();
+    assert!(e.why.contains("bitrate"), "{e}");
+    let e = run("peer --root 127.0.0.1:1 --channel bad/name").unwrap_err();
+    assert_eq!(e.value, "bad/name");
+}
+
+#[test]
+fn config_file_and_board_precedence() {
+    let dir = std::env::temp_dir().join(format!("tvmesh-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let board = dir.join("board.conf");
+    std::fs::write(&board, "# a board\nboard = test-box\npool_kib = 1024\nsink = file:/tmp/decoder.ts\nupload_kbps = 3000\nremote = /dev/input/event0\n").unwrap();
+    let cfg = dir.join("tvmesh.conf");
+    std::fs::write(&cfg, format!("role = peer\nroot = 192.0.2.1:7000\nchannel = news # comment\nboard = {}\npool_kib = 2048\n", board.display())).unwrap();
+    let c = run(&format!("--config {}", cfg.display())).unwrap();
+    assert_eq!(c.pool_kib, 2048, "config file overrides board");
+    assert_eq!(c.upload_kbps, 3000, "board default kept");
+    let Role::Peer { sink, .. } = &c.role else {
+        panic!()
+    };
+    assert!(sink.is_some(), "sink from board profile");
+    let c = run(&format!("--config {} --pool-kib 512", cfg.display())).unwrap();
+    assert_eq!(c.pool_kib, 512, "command line overrides file");
+    std::fs::write(
+        &cfg,
+        "role = peer\nroot = 192.0.2.1:7000\nchannel = news\nmax_boxes = lots\n",
+    )
+    .unwrap();
+    let e = run(&format!("--config {}", cfg.display())).unwrap_err();
+    assert_eq!(e.origin, format!("{} line 4", cfg.display()));
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("max_boxes", "lots"));
+    std::fs::write(&cfg, "role = peer\nthis line has no equals sign\n").unwrap();
+    let e = run(&format!("--config {}", cfg.display())).unwrap_err();
+    assert!(e.origin.ends_with("line 2"));
+    let e = run("--config /nonexistent/tvmesh.conf").unwrap_err();
+    assert_eq!(e.field, "config");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_documents_every_key() {
+    for k in KEYS
+        .iter()
+        .filter(|k| !["target", "remote", "config_dir", "log", "role"].contains(k))
+    {
+        let flag = format!("--{}", k.replace('_', "-"));
+        assert!(HELP.contains(&flag), "--help lacks {flag}");
+    }
+    assert!(matches!(parse_args(&args("--help")), Ok(Command::Help)));
+}

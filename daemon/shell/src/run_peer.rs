@@ -1,0 +1,284 @@
+//! The box's run loop: UDP → core → decoder sink and HTTP viewers, plus the status page.
+//!
+//! One thread, one epoll. The sink and each `/stream/NAME.ts` viewer is an output cursor in the
+//! core; the loop writes what each can take without blocking and reports it back. A sink that
+//! stops taking bytes only makes its own cursor skip ahead (counted); the loop never waits on it.
+
+use crate::clock;
+use crate::config::Config;
+use crate::http::ConnId;
+use crate::io::sink::Sink;
+use crate::io::uri::SinkUri;
+use crate::net::{self, Udp};
+use crate::reactor::{Reactor, Token};
+use crate::status::{self, ChannelStatus, PoolStatus, Status};
+use crate::web;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tvmesh_core::chunk::CHUNK_MAX;
+use tvmesh_core::output::OutputId;
+use tvmesh_core::peer::{Peer, PeerConfig, PeerEvent, PeerState};
+use tvmesh_core::time::{earliest, Instant};
+use tvmesh_core::wire::MAX_DATAGRAM;
+
+const TOKEN_UDP: Token = 0;
+const TOKEN_SINK: Token = 1;
+const TOKEN_HTTP: Token = 10_000;
+const MAX_SLEEP: Duration = Duration::from_millis(250);
+/// Writes per output per pass, so one fast viewer cannot hog the loop.
+const WRITES_PER_PASS: usize = 64;
+
+/// Box settings the loop needs.
+pub struct PeerRun<'a> {
+    pub root: SocketAddr,
+    pub channel: &'a str,
+    pub sink: Option<&'a SinkUri>,
+    pub listen: SocketAddr,
+    pub http_viewers: usize,
+    pub sink_queue_ms: u64,
+}
+
+/// Runs a box until SIGINT/SIGTERM.
+pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
+    let started = clock::now();
+    // Chunks per second at a generous 8 Mbit/s bound the sink queue from its time budget.
+    let queue_chunks = (p.sink_queue_ms * 8_000 / 8 / CHUNK_MAX as u64).max(16);
+    let pc = PeerConfig {
+        pool_bytes: cfg.pool_kib * 1024,
+        outputs: 1 + p.http_viewers,
+        output_queue_chunks: queue_chunks,
+        seed,
+        ..PeerConfig::default()
+    };
+    let mut peer = Peer::new(pc, p.root, p.channel, started)
+        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+    // Output 0 is reserved for the decoder sink (with no sink configured it drains to nowhere).
+    let sink_out = peer.output_open();
+    let mut reactor = Reactor::new(64)?;
+    let mut udp = Udp::bind(p.listen)?;
+    reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
+    let mut sink = p.sink.map(|u| Sink::open(u, started));
+    if let Some(s) = sink.as_mut() {
+        s.register(&reactor, TOKEN_SINK);
+    }
+    let mut http = match cfg.http {
+        Some(a) => Some(web::bind(a, &reactor, TOKEN_HTTP, p.http_viewers)?),
+        None => None,
+    };
+    let stream_path = format!("/stream/{}.ts", p.channel);
+    let mut viewers: Vec<(ConnId, OutputId)> = Vec::with_capacity(p.http_viewers);
+    log::info!(
+        "box joining {} at {} from udp {}{}",
+        p.channel,
+        p.root,
+        udp.sock.local_addr()?,
+        http.as_ref()
+            .map(|h| format!(
+                ", status on http://{}/ and stream on http://{}{}",
+                h.local_addr(),
+                h.local_addr(),
+                stream_path
+            ))
+            .unwrap_or_default()
+    );
+
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut tx = vec![0u8; MAX_DATAGRAM];
+    let mut json = vec![0u8; 16 * 1024];
+    let mut ready = Vec::with_capacity(64);
+    let mut writable_wait = false;
+    let mut sink_wants_write = false;
+    let mut now = started;
+    let mut stopping = false;
+    loop {
+        if net::stop_requested() && !stopping {
+            log::info!("stopping: leaving the channel");
+            peer.leave();
+            stopping = true;
+        }
+        let mut deadline = earliest(peer.poll_timeout(), Some(now + MAX_SLEEP));
+        if let Some(s) = &sink {
+            deadline = earliest(deadline, s.next_wakeup());
+        }
+        if let Some(h) = &http {
+            deadline = earliest(deadline, h.poll_timeout());
+        }
+        if stopping {
+            deadline = Some(now);
+        }
+        ready.clear();
+        ready.extend_from_slice(reactor.wait(now, deadline)?);
+        now = clock::now();
+        for r in &ready {
+            match r.token {
+                TOKEN_UDP => {
+                    if r.readable {
+                        udp.recv_batch(&mut buf, |from, d| peer.handle_datagram(now, from, d));
+                    }
+                }
+                TOKEN_SINK => {}
+                t => {
+                    if let Some(h) = http.as_mut().filter(|h| h.owns(t)) {
+                        h.handle_ready(now, &reactor, *r);
+                    }
+                }
+            }
+        }
+        peer.handle_timeout(now);
+        if udp.flush() {
+            while let Some(len) = peer.poll_transmit(now, &mut tx) {
+                if !udp.send(p.root, &tx[..len]) {
+                    break;
+                }
+            }
+        }
+        if stopping {
+            return Ok(());
+        }
+        let blocked = !udp.can_send();
+        if blocked != writable_wait {
+            reactor.modify(&udp.sock, TOKEN_UDP, true, blocked)?;
+            writable_wait = blocked;
+        }
+        while let Some(e) = peer.poll_event() {
+            log_event(&e);
+        }
+        // The decoder sink.
+        if let Some(out) = sink_out {
+            match sink.as_mut() {
+                Some(s) => {
+                    s.service(now, &reactor);
+                    let mut full = false;
+                    for _ in 0..WRITES_PER_PASS {
+                        let Some(b) = peer.output_peek(out) else {
+                            break;
+                        };
+                        let n = s.write(now, b);
+                        if n == 0 {
+                            full = s.is_open();
+                            break;
+                        }
+                        peer.output_advance(out, n);
+                    }
+                    if full != sink_wants_write {
+                        s.want_write(&reactor, full);
+                        sink_wants_write = full;
+                    }
+                }
+                None => {
+                    while let Some(b) = peer.output_peek(out) {
+                        let n = b.len();
+                        peer.output_advance(out, n);
+                    }
+                }
+            }
+        }
+        // HTTP: status requests, new viewers, viewer streams.
+        if let Some(h) = http.as_mut() {
+            h.handle_timeout(now, &reactor);
+            while let Some(c) = h.poll_closed() {
+                if let Some(i) = viewers.iter().position(|v| v.0 == c) {
+                    peer.output_close(viewers.swap_remove(i).1);
+                }
+            }
+            while let Some((conn, method, path, _q)) = h.poll_request() {
+                let path = path.to_string();
+                if path == stream_path {
+                    match peer.output_open() {
+                        Some(o) => {
+                            h.start_stream(&reactor, conn, "video/mp2t");
+                            viewers.push((conn, o));
+                        }
+                        None => h.respond(&reactor, conn, 503, "text/plain", b"too many viewers\n"),
+                    }
+                    continue;
+                }
+                let st = snapshot(&peer, sink_out, sink.as_ref(), p, cfg, started, now);
+                if !web::answer_status(h, &reactor, conn, method, &path, &st, &mut json) {
+                    h.respond(&reactor, conn, 404, "text/plain", b"not found\n");
+                }
+            }
+            for &(conn, out) in &viewers {
+                for _ in 0..WRITES_PER_PASS {
+                    let Some(b) = peer.output_peek(out) else {
+                        break;
+                    };
+                    let n = h.stream_write(&reactor, conn, b);
+                    if n == 0 {
+                        break;
+                    }
+                    peer.output_advance(out, n);
+                }
+            }
+        }
+    }
+}
+
+fn log_event(e: &PeerEvent) {
+    match *e {
+        PeerEvent::Joined {
+            rap_seq,
+            bitrate_kbps,
+            ..
+        } => log::info!("joined: starting at chunk {rap_seq}, {bitrate_kbps} kbit/s"),
+        PeerEvent::Refused { reason } => log::warn!("root refused: {reason:?}"),
+        PeerEvent::Stalled => log::warn!("no data from the root: joining again"),
+        PeerEvent::NewEpoch => log::warn!("the stream restarted: waiting for its next key frame"),
+        PeerEvent::BadDatagram { from, error, total } => {
+            log::warn!("bad datagram from {from}: {error:?} ({total} so far)")
+        }
+    }
+}
+
+fn snapshot(
+    peer: &Peer,
+    sink_out: Option<OutputId>,
+    sink: Option<&Sink>,
+    p: &PeerRun<'_>,
+    cfg: &Config,
+    started: Instant,
+    now: Instant,
+) -> Status {
+    let st = peer.stats();
+    let out = sink_out.map(|o| peer.output_stats(o)).unwrap_or_default();
+    let state = match peer.state() {
+        PeerState::Joining => "joining",
+        PeerState::Playing => match sink {
+            Some(s) if !s.is_open() => "sink-closed",
+            _ => "playing",
+        },
+        PeerState::Refused(_) => "refused",
+    };
+    let pool = peer.pool();
+    Status {
+        version: env!("CARGO_PKG_VERSION"),
+        role: "peer",
+        uptime_s: now.saturating_since(started).as_secs(),
+        rss_kb: status::rss_kb(),
+        pool: PoolStatus {
+            slots: pool.slots() as u64,
+            slot_bytes: CHUNK_MAX as u64,
+            used: pool.used() as u64,
+        },
+        channels: vec![ChannelStatus {
+            name: p.channel.to_string(),
+            state,
+            bitrate_kbps: st.bitrate_kbps,
+            chunks_in: st.chunks_in,
+            chunks_out: out.chunks,
+            bytes_in: st.bytes_in,
+            bytes_out: out.bytes,
+            peers: u32::from(matches!(peer.state(), PeerState::Playing)),
+            skips: out.skips,
+            continuity_ppm: sink_out.map_or(0, |o| peer.continuity_ppm(o)),
+            join_ms: peer.join_time().map_or(0, |d| d.as_millis() as u64),
+            lost: st.lost,
+            requests: st.requested_chunks,
+            resyncs: 0,
+        }],
+        bad_datagrams: st.bad_datagrams,
+        upload_kbps: cfg.upload_kbps,
+        board: cfg.board.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,223 @@
+//! The root's run loop: sources → core → UDP, plus the status page.
+//!
+//! One thread, one epoll. Each pass: read what is ready (sources, datagrams, HTTP), run due
+//! timers, drain the core's transmits and events, answer HTTP, sleep until the earliest deadline.
+
+use crate::clock;
+use crate::config::{ChannelConfig, Config};
+use crate::io::source::{Source, SourceState};
+use crate::net::{self, Udp};
+use crate::reactor::{Reactor, Token};
+use crate::status::{self, ChannelStatus, PoolStatus, Status};
+use crate::web;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tvmesh_core::chunk::CHUNK_MAX;
+use tvmesh_core::root::{ChannelSpec, Root, RootConfig, RootEvent};
+use tvmesh_core::time::{earliest, Instant};
+use tvmesh_core::wire::MAX_DATAGRAM;
+
+const TOKEN_UDP: Token = 0;
+const TOKEN_SOURCE: Token = 100;
+const TOKEN_HTTP: Token = 10_000;
+/// The loop wakes at least this often (signal checks, status freshness).
+const MAX_SLEEP: Duration = Duration::from_millis(250);
+
+/// Runs a root until SIGINT/SIGTERM.
+pub fn run(
+    cfg: &Config,
+    listen: SocketAddr,
+    channels: &[ChannelConfig],
+    max_boxes: usize,
+    seed: u64,
+) -> io::Result<()> {
+    let started = clock::now();
+    let specs: Vec<ChannelSpec<'_>> = channels
+        .iter()
+        .map(|c| ChannelSpec {
+            name: &c.name,
+            bitrate_kbps: c.bitrate_kbps,
+        })
+        .collect();
+    let rc = RootConfig {
+        max_sessions: max_boxes,
+        session_timeout: Duration::from_secs(10),
+        pool_bytes: cfg.pool_kib * 1024,
+        first_seq: clock::unix_micros(),
+        seed,
+    };
+    let mut root =
+        Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
+    let mut reactor = Reactor::new(64)?;
+    let mut udp = Udp::bind(listen)?;
+    reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
+    let mut sources: Vec<Source> = channels
+        .iter()
+        .map(|c| Source::open(&c.source, started))
+        .collect();
+    for (i, s) in sources.iter_mut().enumerate() {
+        s.register(&reactor, TOKEN_SOURCE + i as Token);
+    }
+    let mut http = match cfg.http {
+        Some(a) => Some(web::bind(a, &reactor, TOKEN_HTTP, 0)?),
+        None => None,
+    };
+    log::info!(
+        "root listening on udp {} with {} channel(s){}",
+        udp.sock.local_addr()?,
+        channels.len(),
+        http.as_ref()
+            .map(|h| format!(", status on http://{}/", h.local_addr()))
+            .unwrap_or_default()
+    );
+
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut tx = vec![0u8; MAX_DATAGRAM];
+    let mut json = vec![0u8; 16 * 1024];
+    let mut writable_wait = false;
+    let mut ready = Vec::with_capacity(64);
+    let mut now = started;
+    loop {
+        if net::stop_requested() {
+            log::info!("stopping");
+            return Ok(());
+        }
+        // Sleep until something is ready or the earliest deadline.
+        let mut deadline = earliest(root.poll_timeout(), Some(now + MAX_SLEEP));
+        for s in &sources {
+            deadline = earliest(deadline, s.next_wakeup());
+        }
+        if let Some(h) = &http {
+            deadline = earliest(deadline, h.poll_timeout());
+        }
+        ready.clear();
+        ready.extend_from_slice(reactor.wait(now, deadline)?);
+        now = clock::now();
+        for r in &ready {
+            match r.token {
+                TOKEN_UDP => {
+                    if r.readable {
+                        udp.recv_batch(&mut buf, |from, d| root.handle_datagram(now, from, d));
+                    }
+                }
+                t if (TOKEN_SOURCE..TOKEN_HTTP).contains(&t) => {}
+                t => {
+                    if let Some(h) = http.as_mut().filter(|h| h.owns(t)) {
+                        h.handle_ready(now, &reactor, *r);
+                    }
+                }
+            }
+        }
+        // Sources: service all each pass (cheap when idle; pacing needs the due check anyway).
+        for (i, s) in sources.iter_mut().enumerate() {
+            s.service(now, &reactor, &mut |b: &[u8]| root.handle_source(now, i, b));
+            if s.take_discontinuity() {
+                root.source_discontinuity(i);
+            }
+        }
+        root.handle_timeout(now);
+        // Transmit until the core has nothing or the socket is full.
+        if udp.flush() {
+            while let Some(t) = root.poll_transmit(&mut tx) {
+                if !udp.send(t.dst, &tx[..t.len]) {
+                    break;
+                }
+            }
+        }
+        let blocked = !udp.can_send();
+        if blocked != writable_wait {
+            reactor.modify(&udp.sock, TOKEN_UDP, true, blocked)?;
+            writable_wait = blocked;
+        }
+        while let Some(e) = root.poll_event() {
+            log_event(&e, channels);
+        }
+        if let Some(h) = http.as_mut() {
+            h.handle_timeout(now, &reactor);
+            while let Some((conn, method, path, _q)) = h.poll_request() {
+                let path = path.to_string();
+                let st = snapshot(&root, &sources, channels, cfg, started, now);
+                web::answer_status(h, &reactor, conn, method, &path, &st, &mut json);
+            }
+        }
+    }
+}
+
+fn log_event(e: &RootEvent, channels: &[ChannelConfig]) {
+    let name = |i: usize| channels.get(i).map_or("?", |c| c.name.as_str());
+    match *e {
+        RootEvent::Joined { addr, channel } => log::info!("box {addr} joined {}", name(channel)),
+        RootEvent::Left {
+            addr,
+            channel,
+            reason,
+        } => log::info!("box {addr} left {} ({reason:?})", name(channel)),
+        RootEvent::Refused { addr, reason } => log::warn!("refused box {addr}: {reason:?}"),
+        RootEvent::SourceResync { channel } => log::warn!(
+            "channel {}: source lost TS sync; resynchronised",
+            name(channel)
+        ),
+        RootEvent::BadDatagram { from, error, total } => {
+            log::warn!("bad datagram from {from}: {error:?} ({total} so far)")
+        }
+    }
+}
+
+fn snapshot(
+    root: &Root,
+    sources: &[Source],
+    channels: &[ChannelConfig],
+    cfg: &Config,
+    started: Instant,
+    now: Instant,
+) -> Status {
+    let mut pool = PoolStatus {
+        slot_bytes: CHUNK_MAX as u64,
+        ..PoolStatus::default()
+    };
+    let mut chans = Vec::with_capacity(channels.len());
+    for (i, c) in channels.iter().enumerate() {
+        let (Some(s), Some(p)) = (root.channel_stats(i), root.pool(i)) else {
+            continue;
+        };
+        pool.slots += p.slots() as u64;
+        pool.used += p.used() as u64;
+        chans.push(ChannelStatus {
+            name: c.name.clone(),
+            state: sources.get(i).map_or("idle", |s| source_state(s.state())),
+            bitrate_kbps: s.bitrate_kbps,
+            chunks_in: s.chunks_in,
+            chunks_out: s.chunks_out,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            peers: s.peers,
+            skips: 0,
+            continuity_ppm: 1_000_000,
+            join_ms: 0,
+            lost: 0,
+            requests: s.resent,
+            resyncs: s.resyncs,
+        });
+    }
+    Status {
+        version: env!("CARGO_PKG_VERSION"),
+        role: "root",
+        uptime_s: now.saturating_since(started).as_secs(),
+        rss_kb: status::rss_kb(),
+        pool,
+        channels: chans,
+        bad_datagrams: root.stats().bad_datagrams,
+        upload_kbps: cfg.upload_kbps,
+        board: cfg.board.clone().unwrap_or_default(),
+    }
+}
+
+fn source_state(s: SourceState) -> &'static str {
+    match s {
+        SourceState::Connecting => "connecting",
+        SourceState::Live => "live",
+        SourceState::Retrying => "retrying",
+        SourceState::Ended => "ended",
+    }
+}

@@ -1,0 +1,234 @@
+//! Status snapshots and their three renderings: `/status.json`, `/` (HTML, no JavaScript) and
+//! `/metrics` (Prometheus text). Integers only (kbit/s, ppm, ms), no floats.
+//!
+//! Invariant: rendering reads a snapshot the run loop built from the core's counters; it never
+//! touches the state machines, so a status request cannot disturb streaming. JSON is written by
+//! serde-json-core into a caller-provided buffer (bounded: too many channels for the buffer gives
+//! an error, not a larger allocation).
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Pool figures.
+#[derive(Serialize, Clone, Copy, Default, Debug)]
+pub struct PoolStatus {
+    pub slots: u64,
+    pub slot_bytes: u64,
+    pub used: u64,
+}
+
+/// One channel as shown.
+#[derive(Serialize, Clone, Default, Debug)]
+pub struct ChannelStatus {
+    pub name: String,
+    pub state: &'static str,
+    pub bitrate_kbps: u32,
+    pub chunks_in: u64,
+    pub chunks_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub peers: u32,
+    pub skips: u64,
+    pub continuity_ppm: u32,
+    /// Box: start → first byte at the sink, ms (0 until then). Root: 0.
+    pub join_ms: u64,
+    /// Chunks the box never received (given up); root: 0.
+    pub lost: u64,
+    /// Box: chunk requests sent; root: chunks resent.
+    pub requests: u64,
+    /// Times the source lost TS sync (root) or the stream restarted (box).
+    pub resyncs: u64,
+}
+
+/// The whole snapshot.
+#[derive(Serialize, Clone, Default, Debug)]
+pub struct Status {
+    pub version: &'static str,
+    pub role: &'static str,
+    pub uptime_s: u64,
+    pub rss_kb: u64,
+    pub pool: PoolStatus,
+    pub channels: Vec<ChannelStatus>,
+    /// Datagrams that did not parse.
+    pub bad_datagrams: u64,
+    /// Upload cap from config or board profile (kbit/s; 0 = none).
+    pub upload_kbps: u32,
+    /// Board profile name, if any.
+    pub board: String,
+}
+
+/// Resident set size of this process in KiB, from /proc/self/statm.
+pub fn rss_kb() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    pages * rustix::param::page_size() as u64 / 1024
+}
+
+/// Renders JSON into `buf`; returns the length, or `None` if it does not fit.
+pub fn json(s: &Status, buf: &mut [u8]) -> Option<usize> {
+    serde_json_core::to_slice(s, buf).ok()
+}
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    crate::http::html_escape(s, &mut o);
+    o
+}
+
+/// Renders the HTML page.
+pub fn html(s: &Status, stream_base: Option<&str>) -> String {
+    let mut h = String::with_capacity(4096);
+    let _ = write!(
+        h,
+        "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=5>\
+         <title>tvmesh {role}</title><style>body{{font:14px sans-serif;margin:1em}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:2px 8px;text-align:right}}\
+         th{{background:#eee}}td:first-child{{text-align:left}}</style></head><body>\
+         <h1>tvmesh {role}</h1><p>version {v} &middot; up {up} s &middot; RSS {rss} KiB &middot; \
+         pool {used}/{slots} slots of {sb} B{board}</p><table><tr><th>channel</th><th>state</th>\
+         <th>kbit/s</th><th>chunks in</th><th>chunks out</th><th>bytes in</th><th>bytes out</th>\
+         <th>peers</th><th>skips</th><th>lost</th><th>continuity</th><th>join ms</th></tr>",
+        role = s.role,
+        v = s.version,
+        up = s.uptime_s,
+        rss = s.rss_kb,
+        used = s.pool.used,
+        slots = s.pool.slots,
+        sb = s.pool.slot_bytes,
+        board = if s.board.is_empty() { String::new() } else { format!(" &middot; board {}", esc(&s.board)) },
+    );
+    for c in &s.channels {
+        let name = esc(&c.name);
+        let link = match stream_base {
+            Some(_) => format!("<a href=\"/stream/{name}.ts\">{name}</a>"),
+            None => name.clone(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{link}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}.{:04}%</td><td>{}</td></tr>",
+            c.state,
+            c.bitrate_kbps,
+            c.chunks_in,
+            c.chunks_out,
+            c.bytes_in,
+            c.bytes_out,
+            c.peers,
+            c.skips,
+            c.lost,
+            c.continuity_ppm / 10_000,
+            c.continuity_ppm % 10_000,
+            c.join_ms,
+        );
+    }
+    let _ = write!(h, "</table><p><a href=\"/status.json\">status.json</a> &middot; <a href=\"/metrics\">metrics</a></p></body></html>");
+    h
+}
+
+/// Renders Prometheus text exposition.
+pub fn metrics(s: &Status) -> String {
+    let mut m = String::with_capacity(2048);
+    let _ = writeln!(
+        m,
+        "tvmesh_uptime_seconds {}\ntvmesh_rss_kilobytes {}",
+        s.uptime_s, s.rss_kb
+    );
+    let _ = writeln!(
+        m,
+        "tvmesh_pool_slots {}\ntvmesh_pool_used_slots {}",
+        s.pool.slots, s.pool.used
+    );
+    let _ = writeln!(m, "tvmesh_bad_datagrams_total {}", s.bad_datagrams);
+    for c in &s.channels {
+        let l = format!("{{channel=\"{}\"}}", c.name);
+        for (k, v) in [
+            ("chunks_in_total", c.chunks_in),
+            ("chunks_out_total", c.chunks_out),
+            ("bytes_in_total", c.bytes_in),
+            ("bytes_out_total", c.bytes_out),
+            ("skips_total", c.skips),
+            ("lost_chunks_total", c.lost),
+            ("requests_total", c.requests),
+            ("peers", u64::from(c.peers)),
+            ("bitrate_kbps", u64::from(c.bitrate_kbps)),
+            ("continuity_ppm", u64::from(c.continuity_ppm)),
+        ] {
+            let _ = writeln!(m, "tvmesh_{k}{l} {v}");
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Status {
+        Status {
+            version: "0.1.0",
+            role: "peer",
+            uptime_s: 3,
+            rss_kb: 1000,
+            pool: PoolStatus {
+                slots: 10,
+                slot_bytes: 1316,
+                used: 4,
+            },
+            channels: vec![ChannelStatus {
+                name: "news".into(),
+                state: "playing",
+                continuity_ppm: 999_000,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let mut buf = [0u8; 4096];
+        let n = json(&sample(), &mut buf).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        for k in ["version", "role", "uptime_s", "rss_kb"] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["pool"]["slot_bytes"], 1316);
+        let c = &v["channels"][0];
+        for k in [
+            "name",
+            "state",
+            "bitrate_kbps",
+            "chunks_in",
+            "chunks_out",
+            "bytes_in",
+            "bytes_out",
+            "peers",
+            "skips",
+            "continuity_ppm",
+        ] {
+            assert!(c.get(k).is_some(), "channels[0].{k}");
+        }
+        assert_eq!(c["continuity_ppm"], 999_000);
+        assert!(
+            json(&sample(), &mut buf[..20]).is_none(),
+            "too small a buffer is an error"
+        );
+    }
+
+    #[test]
+    fn html_escapes_and_metrics_label() {
+        let mut s = sample();
+        s.channels[0].name = "a<b".into();
+        let h = html(&s, Some(""));
+        assert!(h.contains("a&lt;b") && !h.contains("a<b"));
+        assert!(h.contains("99.9000%"));
+        let m = metrics(&sample());
+        assert!(m.contains("tvmesh_continuity_ppm{channel=\"news\"} 999000"));
+    }
+}
