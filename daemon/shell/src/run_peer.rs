@@ -273,6 +273,7 @@ fn snapshot(
             skips: out.skips,
             continuity_ppm: sink_out.map_or(0, |o| peer.continuity_ppm(o)),
             join_ms: peer.join_time().map_or(0, |d| d.as_millis() as u64),
+            join_us: peer.join_time().map_or(0, |d| (d.as_micros() as u64).max(1)),
             lost: st.lost,
             requests: st.requested_chunks,
             resyncs: 0,

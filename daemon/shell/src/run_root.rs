@@ -195,6 +195,7 @@ fn snapshot(
             skips: 0,
             continuity_ppm: 1_000_000,
             join_ms: 0,
+            join_us: 0,
             lost: 0,
             requests: s.resent,
             resyncs: s.resyncs,

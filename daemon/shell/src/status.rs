@@ -32,6 +32,8 @@ pub struct ChannelStatus {
     pub continuity_ppm: u32,
     /// Box: start → first byte at the sink, ms (0 until then). Root: 0.
     pub join_ms: u64,
+    /// The same in µs (0 until then), for loopback-scale joins.
+    pub join_us: u64,
     /// Chunks the box never received (given up); root: 0.
     pub lost: u64,
     /// Box: chunk requests sent; root: chunks resent.
