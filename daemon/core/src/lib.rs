@@ -32,4 +32,14 @@ pub mod ring;
 pub mod root;
 pub mod time;
 pub mod ts;
+pub mod upload;
 pub mod wire;
+
+/// A datagram to send: `buf[..len]` to `dst`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination.
+    pub dst: core::net::SocketAddr,
+    /// Bytes written into the caller's buffer.
+    pub len: usize,
+}

@@ -25,6 +25,9 @@ struct Slot {
     used: bool,
 }
 
+/// What payloads read as in metadata-only mode.
+static ZEROS: [u8; CHUNK_MAX] = [0; CHUNK_MAX];
+
 const EMPTY: Slot = Slot {
     seq: 0,
     stamp_ms: 0,
@@ -55,6 +58,7 @@ pub struct ChunkRef<'a> {
 
 /// Fixed-size ring of chunks indexed by sequence number.
 pub struct ChunkPool {
+    /// Payload storage; empty in metadata-only mode.
     data: Box<[u8]>,
     slots: Box<[Slot]>,
     used: usize,
@@ -72,6 +76,23 @@ impl ChunkPool {
         }
         Ok(ChunkPool {
             data: vec![0u8; n * CHUNK_MAX].into_boxed_slice(),
+            slots: vec![EMPTY; n].into_boxed_slice(),
+            used: 0,
+            newest: None,
+        })
+    }
+
+    /// A pool with as many slots as `budget` would buy, keeping metadata only: payloads read back
+    /// as zeros. For simulating very many boxes with the same code; never for real output.
+    pub fn metadata_only(budget: usize) -> Result<Self, PoolError> {
+        let n = budget / SLOT_COST;
+        if n < MIN_SLOTS {
+            return Err(PoolError::BudgetTooSmall {
+                min_bytes: MIN_SLOTS * SLOT_COST,
+            });
+        }
+        Ok(ChunkPool {
+            data: Box::new([]),
             slots: vec![EMPTY; n].into_boxed_slice(),
             used: 0,
             newest: None,
@@ -117,6 +138,12 @@ impl ChunkPool {
             return None;
         }
         let off = i * CHUNK_MAX;
+        let len = usize::from(s.len);
+        let payload = if self.data.is_empty() {
+            &ZEROS[..len]
+        } else {
+            &self.data[off..off + len]
+        };
         Some(ChunkRef {
             info: ChunkInfo {
                 seq,
@@ -124,7 +151,7 @@ impl ChunkPool {
                 key_id: s.key_id,
                 stamp_ms: s.stamp_ms,
             },
-            payload: &self.data[off..off + usize::from(s.len)],
+            payload,
         })
     }
 
@@ -139,7 +166,9 @@ impl ChunkPool {
         }
         let i = self.index(info.seq);
         let off = i * CHUNK_MAX;
-        self.data[off..off + payload.len()].copy_from_slice(payload);
+        if !self.data.is_empty() {
+            self.data[off..off + payload.len()].copy_from_slice(payload);
+        }
         let s = &mut self.slots[i];
         if !s.used {
             self.used += 1;

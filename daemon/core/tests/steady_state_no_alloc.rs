@@ -61,9 +61,9 @@ fn run(
                     peer.handle_datagram(*now, root_addr, &buf[..t.len]);
                 }
             }
-            while let Some(len) = peer.poll_transmit(*now, &mut buf) {
+            while let Some(t) = peer.poll_transmit(*now, &mut buf) {
                 any = true;
-                root.handle_datagram(*now, me, &buf[..len]);
+                root.handle_datagram(*now, me, &buf[..t.len]);
             }
             while root.poll_event().is_some() {}
             while peer.poll_event().is_some() {}

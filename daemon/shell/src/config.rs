@@ -47,7 +47,14 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --http-viewers N     peer: /stream/NAME.ts viewers at once (default 4)
   --sink-queue-ms N    peer: how far a sink may fall behind before it skips to the next key
                        frame (default 2000)
-  --upload-kbps N      upload cap for this box, kbit/s (reported; enforced by the mesh)
+  --upload-kbps N      upload cap for this box, kbit/s (0 = none); within it a LEDBAT-style
+                       controller backs off when queueing delay grows
+  --max-partners N     peer: partners kept at most (default 6)
+  --seed-copies N      root: boxes fed each substream directly (default 2); root egress is
+                       about this many stream copies plus repairs
+  --repair-kbps N      root: repair budget for other boxes, kbit/s (default half the stream)
+  --group PREFIXES     root: a network group, e.g. 198.51.100.0/24+203.0.113.0/25 (repeat per
+                       group); boxes in one group (then behind one address) are introduced first
   --log-level LEVEL    error, warn, info (default) or debug
   --seed N             seed for tokens and nonces (default: from the kernel)
   --help               this text
@@ -95,6 +102,17 @@ pub struct ChannelConfig {
     pub bitrate_kbps: u32,
 }
 
+/// Root settings for the mesh.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RootMesh {
+    /// Boxes fed directly per substream.
+    pub seed_copies: usize,
+    /// Repair budget for non-seed boxes, kbit/s (0: half the stream rate).
+    pub repair_kbps: u32,
+    /// Network groups (address prefixes); boxes in one group are introduced first.
+    pub groups: Vec<Vec<tvmesh_core::root::tracker::Prefix>>,
+}
+
 /// Role-specific settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Role {
@@ -102,6 +120,7 @@ pub enum Role {
         listen: SocketAddr,
         channels: Vec<ChannelConfig>,
         max_boxes: usize,
+        mesh: RootMesh,
     },
     Peer {
         root: SocketAddr,
@@ -110,6 +129,7 @@ pub enum Role {
         listen: SocketAddr,
         http_viewers: usize,
         sink_queue_ms: u64,
+        max_partners: usize,
     },
 }
 
@@ -149,6 +169,10 @@ const KEYS: &[&str] = &[
     "upload_kbps",
     "log_level",
     "seed",
+    "seed_copies",
+    "repair_kbps",
+    "group",
+    "max_partners",
     // board-profile keys read by later features; accepted and checked for presence only
     "target",
     "remote",
@@ -341,6 +365,26 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
     })
 }
 
+fn group_spec(s: &Setting) -> Result<Vec<tvmesh_core::root::tracker::Prefix>, ConfigError> {
+    let mut out = Vec::new();
+    for part in s.value.split(['+', ' ']).filter(|p| !p.is_empty()) {
+        let bad = || {
+            err(
+                s,
+                format!("`{part}` is not an address prefix like 198.51.100.0/24"),
+            )
+        };
+        let (a, l) = part.split_once('/').ok_or_else(bad)?;
+        let ip: std::net::IpAddr = a.parse().map_err(|_| bad())?;
+        let len: u8 = l.parse().map_err(|_| bad())?;
+        out.push(tvmesh_core::root::tracker::Prefix::new(ip, len).ok_or_else(bad)?);
+    }
+    if out.is_empty() {
+        return Err(err(s, "expected one or more prefixes joined by +"));
+    }
+    Ok(out)
+}
+
 fn check_name(s: &Setting, name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -397,6 +441,22 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         .map(|s| num(s, 100, 60_000))
         .transpose()?
         .unwrap_or(2000);
+    let seed_copies = last(all, "seed_copies")
+        .map(|s| num(s, 1, 64))
+        .transpose()?
+        .unwrap_or(2);
+    let repair_kbps = last(all, "repair_kbps")
+        .map(|s| num(s, 0, 10_000_000))
+        .transpose()?
+        .unwrap_or(0);
+    let max_partners = last(all, "max_partners")
+        .map(|s| num(s, 1, 8))
+        .transpose()?
+        .unwrap_or(6);
+    let mut groups = Vec::new();
+    for g in all.iter().filter(|s| s.key == "group") {
+        groups.push(group_spec(g)?);
+    }
     let role = match role_s.value.as_str() {
         "root" => {
             let listen = addr(required(all, "listen", "root")?)?;
@@ -415,6 +475,11 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
                 listen,
                 channels,
                 max_boxes,
+                mesh: RootMesh {
+                    seed_copies,
+                    repair_kbps,
+                    groups,
+                },
             }
         }
         "peer" => {
@@ -439,6 +504,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
                 listen,
                 http_viewers,
                 sink_queue_ms,
+                max_partners,
             }
         }
         _ => return Err(err(role_s, "expected root or peer")),

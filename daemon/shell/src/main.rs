@@ -53,7 +53,8 @@ fn main() -> ExitCode {
             listen,
             channels,
             max_boxes,
-        } => run_root::run(&cfg, *listen, channels, *max_boxes, seed),
+            mesh,
+        } => run_root::run(&cfg, *listen, channels, *max_boxes, mesh, seed),
         Role::Peer {
             root,
             channel,
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
             listen,
             http_viewers,
             sink_queue_ms,
+            max_partners,
         } => {
             let p = run_peer::PeerRun {
                 root: *root,
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
                 listen: *listen,
                 http_viewers: *http_viewers,
                 sink_queue_ms: *sink_queue_ms,
+                max_partners: *max_partners,
             };
             run_peer::run(&cfg, &p, seed)
         }

@@ -37,6 +37,7 @@ pub struct PeerRun<'a> {
     pub listen: SocketAddr,
     pub http_viewers: usize,
     pub sink_queue_ms: u64,
+    pub max_partners: usize,
 }
 
 /// Runs a box until SIGINT/SIGTERM.
@@ -48,6 +49,8 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         pool_bytes: cfg.pool_kib * 1024,
         outputs: 1 + p.http_viewers,
         output_queue_chunks: queue_chunks,
+        max_partners: p.max_partners,
+        upload_kbps: cfg.upload_kbps,
         seed,
         ..PeerConfig::default()
     };
@@ -127,8 +130,8 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         }
         peer.handle_timeout(now);
         if udp.flush() {
-            while let Some(len) = peer.poll_transmit(now, &mut tx) {
-                if !udp.send(p.root, &tx[..len]) {
+            while let Some(t) = peer.poll_transmit(now, &mut tx) {
+                if !udp.send(t.dst, &tx[..t.len]) {
                     break;
                 }
             }
@@ -225,6 +228,9 @@ fn log_event(e: &PeerEvent) {
         PeerEvent::Refused { reason } => log::warn!("root refused: {reason:?}"),
         PeerEvent::Stalled => log::warn!("no data from the root: joining again"),
         PeerEvent::NewEpoch => log::warn!("the stream restarted: waiting for its next key frame"),
+        PeerEvent::Partner { addr, up } => {
+            log::info!("partner {addr} {}", if up { "up" } else { "gone" })
+        }
         PeerEvent::BadDatagram { from, error, total } => {
             log::warn!("bad datagram from {from}: {error:?} ({total} so far)")
         }
@@ -273,10 +279,19 @@ fn snapshot(
             skips: out.skips,
             continuity_ppm: sink_out.map_or(0, |o| peer.continuity_ppm(o)),
             join_ms: peer.join_time().map_or(0, |d| d.as_millis() as u64),
-            join_us: peer.join_time().map_or(0, |d| (d.as_micros() as u64).max(1)),
+            join_us: peer
+                .join_time()
+                .map_or(0, |d| (d.as_micros() as u64).max(1)),
             lost: st.lost,
             requests: st.requested_chunks,
             resyncs: 0,
+            partners: peer.partners() as u32,
+            bytes_from_root: st.bytes_from_root,
+            bytes_from_peers: st.bytes_from_peers,
+            bytes_uploaded: st.bytes_uploaded,
+            lag_ms: peer.lag_ms().unwrap_or(0),
+            viewers: 0,
+            root_egress_kbps: 0,
         }],
         bad_datagrams: st.bad_datagrams,
         upload_kbps: cfg.upload_kbps,

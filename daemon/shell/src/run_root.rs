@@ -4,10 +4,11 @@
 //! timers, drain the core's transmits and events, answer HTTP, sleep until the earliest deadline.
 
 use crate::clock;
-use crate::config::{ChannelConfig, Config};
+use crate::config::{ChannelConfig, Config, RootMesh};
 use crate::io::source::{Source, SourceState};
 use crate::net::{self, Udp};
 use crate::reactor::{Reactor, Token};
+use crate::status::EgressMeter;
 use crate::status::{self, ChannelStatus, PoolStatus, Status};
 use crate::web;
 use std::io;
@@ -30,6 +31,7 @@ pub fn run(
     listen: SocketAddr,
     channels: &[ChannelConfig],
     max_boxes: usize,
+    mesh: &RootMesh,
     seed: u64,
 ) -> io::Result<()> {
     let started = clock::now();
@@ -46,6 +48,9 @@ pub fn run(
         pool_bytes: cfg.pool_kib * 1024,
         first_seq: clock::unix_micros(),
         seed,
+        seed_copies: mesh.seed_copies,
+        repair_kbps: mesh.repair_kbps,
+        groups: mesh.groups.clone(),
     };
     let mut root =
         Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
@@ -77,6 +82,7 @@ pub fn run(
     let mut json = vec![0u8; 16 * 1024];
     let mut writable_wait = false;
     let mut ready = Vec::with_capacity(64);
+    let mut egress = EgressMeter::default();
     let mut now = started;
     loop {
         if net::stop_requested() {
@@ -137,7 +143,7 @@ pub fn run(
             h.handle_timeout(now, &reactor);
             while let Some((conn, method, path, _q)) = h.poll_request() {
                 let path = path.to_string();
-                let st = snapshot(&root, &sources, channels, cfg, started, now);
+                let st = snapshot(&root, &sources, channels, cfg, started, now, &mut egress);
                 web::answer_status(h, &reactor, conn, method, &path, &st, &mut json);
             }
         }
@@ -171,6 +177,7 @@ fn snapshot(
     cfg: &Config,
     started: Instant,
     now: Instant,
+    egress: &mut EgressMeter,
 ) -> Status {
     let mut pool = PoolStatus {
         slot_bytes: CHUNK_MAX as u64,
@@ -199,6 +206,13 @@ fn snapshot(
             lost: 0,
             requests: s.resent,
             resyncs: s.resyncs,
+            partners: s.seeds,
+            bytes_from_root: 0,
+            bytes_from_peers: 0,
+            bytes_uploaded: s.bytes_out,
+            lag_ms: 0,
+            viewers: s.peers,
+            root_egress_kbps: egress.kbps(i, s.bytes_out, now),
         });
     }
     Status {

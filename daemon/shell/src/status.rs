@@ -40,6 +40,42 @@ pub struct ChannelStatus {
     pub requests: u64,
     /// Times the source lost TS sync (root) or the stream restarted (box).
     pub resyncs: u64,
+    /// Box: partners with a completed handshake. Root: boxes it feeds directly (seeds).
+    pub partners: u32,
+    /// Box: chunk bytes received from the root / from partners.
+    pub bytes_from_root: u64,
+    pub bytes_from_peers: u64,
+    /// Chunk bytes sent: box to partners; root to all boxes.
+    pub bytes_uploaded: u64,
+    /// Box: playback behind the source, ms.
+    pub lag_ms: u64,
+    /// Root: boxes watching.
+    pub viewers: u32,
+    /// Root: chunk egress over the last few seconds, kbit/s.
+    pub root_egress_kbps: u64,
+}
+
+/// Egress rate per channel from successive byte counters (over the last >= 2 s).
+#[derive(Default)]
+pub struct EgressMeter {
+    last: Vec<(u64, u64, u64)>, // (at_ms, bytes, kbps)
+}
+
+impl EgressMeter {
+    /// kbit/s of channel `i` whose cumulative egress is `bytes` at `now`.
+    pub fn kbps(&mut self, i: usize, bytes: u64, now: tvmesh_core::time::Instant) -> u64 {
+        if self.last.len() <= i {
+            self.last.resize(i + 1, (now.as_millis(), bytes, 0));
+        }
+        let (at, b, k) = self.last[i];
+        let dt = now.as_millis().saturating_sub(at);
+        if dt >= 2000 {
+            let kbps = bytes.saturating_sub(b) * 8 / dt;
+            self.last[i] = (now.as_millis(), bytes, kbps);
+            return kbps;
+        }
+        k
+    }
 }
 
 /// The whole snapshot.
@@ -95,7 +131,8 @@ pub fn html(s: &Status, stream_base: Option<&str>) -> String {
          <h1>tvmesh {role}</h1><p>version {v} &middot; up {up} s &middot; RSS {rss} KiB &middot; \
          pool {used}/{slots} slots of {sb} B{board}</p><table><tr><th>channel</th><th>state</th>\
          <th>kbit/s</th><th>chunks in</th><th>chunks out</th><th>bytes in</th><th>bytes out</th>\
-         <th>peers</th><th>skips</th><th>lost</th><th>continuity</th><th>join ms</th></tr>",
+         <th>peers</th><th>partners</th><th>from root</th><th>from peers</th><th>uploaded</th>\
+         <th>skips</th><th>lost</th><th>continuity</th><th>lag ms</th><th>join ms</th></tr>",
         role = s.role,
         v = s.version,
         up = s.uptime_s,
@@ -114,18 +151,24 @@ pub fn html(s: &Status, stream_base: Option<&str>) -> String {
         let _ = write!(
             h,
             "<tr><td>{link}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}.{:04}%</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}.{:04}%</td><td>{}</td><td>{}</td></tr>",
             c.state,
             c.bitrate_kbps,
             c.chunks_in,
             c.chunks_out,
             c.bytes_in,
             c.bytes_out,
-            c.peers,
+            if s.role == "root" { c.viewers } else { c.peers },
+            c.partners,
+            c.bytes_from_root,
+            c.bytes_from_peers,
+            c.bytes_uploaded,
             c.skips,
             c.lost,
             c.continuity_ppm / 10_000,
             c.continuity_ppm % 10_000,
+            c.lag_ms,
             c.join_ms,
         );
     }
@@ -158,6 +201,13 @@ pub fn metrics(s: &Status) -> String {
             ("lost_chunks_total", c.lost),
             ("requests_total", c.requests),
             ("peers", u64::from(c.peers)),
+            ("partners", u64::from(c.partners)),
+            ("bytes_from_root_total", c.bytes_from_root),
+            ("bytes_from_peers_total", c.bytes_from_peers),
+            ("bytes_uploaded_total", c.bytes_uploaded),
+            ("lag_ms", c.lag_ms),
+            ("viewers", u64::from(c.viewers)),
+            ("root_egress_kbps", c.root_egress_kbps),
             ("bitrate_kbps", u64::from(c.bitrate_kbps)),
             ("continuity_ppm", u64::from(c.continuity_ppm)),
         ] {

@@ -1,6 +1,7 @@
 //! Byte-literal tests: every message parses from and emits to exactly these bytes.
 
 use super::*;
+use crate::chunk::ChunkFlags;
 use std::vec::Vec;
 
 fn roundtrip(bytes: &[u8], msg: Message<'_>) {
@@ -8,11 +9,10 @@ fn roundtrip(bytes: &[u8], msg: Message<'_>) {
     let mut buf = [0u8; MAX_DATAGRAM];
     let n = msg.emit(&mut buf).unwrap();
     assert_eq!(&buf[..n], bytes, "emit");
-    // Every truncation is an error, never a panic (CHUNK and Unknown may still parse as shorter).
+    // Every truncation is an error or a shorter valid message, never a panic.
     for cut in 0..bytes.len() {
         let _ = Message::parse(&bytes[..cut]);
     }
-    // Emitting into a short buffer fails cleanly.
     assert_eq!(msg.emit(&mut buf[..n - 1]), Err(WireError::Buffer));
 }
 
@@ -20,12 +20,13 @@ fn roundtrip(bytes: &[u8], msg: Message<'_>) {
 fn join() {
     roundtrip(
         &[
-            0xC1, 0x01, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x04, b'n', b'e', b'w',
-            b's',
+            0xC1, 0x01, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x00, 0x00, 0x0B, 0xB8, 0x04,
+            b'n', b'e', b'w', b's',
         ],
         Message::Join {
             nonce: 0xDEAD_BEEF,
-            flags: 1,
+            flags: FLAG_REACHABLE,
+            upload_kbps: 3000,
             name: b"news",
         },
     );
@@ -41,6 +42,7 @@ fn join_ack() {
             0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x10, // live_seq
             0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, // rap_seq
             0x00, 0x00, 0x03, 0xE8, // 1000 kbps
+            0x00, 0x00, 0x27, 0x10, // now_ms 10000
             0x00, 0x00, // flags
         ],
         Message::JoinAck {
@@ -50,6 +52,7 @@ fn join_ack() {
             live_seq: 0x1_0000_0010,
             rap_seq: 0x1_0000_0005,
             bitrate_kbps: 1000,
+            now_ms: 10_000,
             flags: 0,
         },
     );
@@ -58,14 +61,14 @@ fn join_ack() {
 #[test]
 fn join_nak() {
     roundtrip(
-        &[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x01],
+        &[0xC1, 0x03, 0, 0, 0, 0, 0, 9, 0x01],
         Message::JoinNak {
             nonce: 9,
             reason: NakReason::UnknownChannel,
         },
     );
     roundtrip(
-        &[0xC1, 0x03, 0x00, 0x00, 0, 0, 0, 9, 0x63],
+        &[0xC1, 0x03, 0, 0, 0, 0, 0, 9, 0x63],
         Message::JoinNak {
             nonce: 9,
             reason: NakReason::Other(99),
@@ -77,12 +80,13 @@ fn join_nak() {
 fn keepalive_and_leave() {
     roundtrip(
         &[
-            0xC1, 0x04, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0x01, 0x00,
+            0xC1, 0x04, 0x00, 0x02, 0xAA, 0xBB, 0xCC, 0xDD, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x01,
         ],
         Message::Keepalive {
             channel: 2,
             token: 0xAABB_CCDD,
             want_seq: 256,
+            flags: FLAG_WANT_PEERS,
         },
     );
     roundtrip(
@@ -95,12 +99,115 @@ fn keepalive_and_leave() {
 }
 
 #[test]
+fn peers() {
+    let bytes = [
+        0xC1, 0x06, 0x00, 0x01, 0x02, // header, count 2
+        4, 198, 51, 100, 7, 0x1F, 0x40, 0x01, // 198.51.100.7:8000, flags 1
+        6, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x1F, 0x41,
+        0x00, // [2001:db8::1]:8001
+    ];
+    let m = Message::parse(&bytes).unwrap();
+    let Message::Peers { channel: 1, peers } = m else {
+        panic!("{m:?}")
+    };
+    let got: Vec<(SocketAddr, u8)> = peers.iter().collect();
+    let want: [(SocketAddr, u8); 2] = [
+        ("198.51.100.7:8000".parse().unwrap(), 1),
+        ("[2001:db8::1]:8001".parse().unwrap(), 0),
+    ];
+    assert_eq!(got, want);
+    let mut buf = [0u8; 200];
+    let n = emit_peers(1, &want, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &bytes[..]);
+    let n2 = m.emit(&mut buf).unwrap();
+    assert_eq!(&buf[..n2], &bytes[..]);
+    // A bad family or a count beyond the entries is an error.
+    let mut bad = bytes;
+    bad[5] = 5;
+    assert_eq!(Message::parse(&bad), Err(WireError::Length));
+    assert_eq!(
+        Message::parse(&bytes[..bytes.len() - 1]),
+        Err(WireError::Truncated)
+    );
+    assert_eq!(
+        Message::parse(&[0xC1, 0x06, 0, 1, 17]),
+        Err(WireError::Length)
+    );
+}
+
+#[test]
+fn hello_and_ack() {
+    roundtrip(
+        &[
+            0xC1, 0x07, 0x00, 0x01, 0, 0, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x07, 0xD0,
+        ],
+        Message::Hello {
+            channel: 1,
+            nonce: 256,
+            flags: FLAG_REACHABLE,
+            upload_kbps: 2000,
+        },
+    );
+    roundtrip(
+        &[0xC1, 0x08, 0x00, 0x01, 0, 0, 0x01, 0x00, 0x01],
+        Message::HelloAck {
+            channel: 1,
+            nonce: 256,
+            accept: true,
+        },
+    );
+}
+
+#[test]
+fn map() {
+    roundtrip(
+        &[
+            0xC1, 0x09, 0x00, 0x01, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0x03, 0xE8, 0, 0, 0x13, 0x88,
+            0x01, 0x02, 0xFF, 0x0F,
+        ],
+        Message::Map {
+            channel: 1,
+            token: 5,
+            base: 1000,
+            delay_us: 5000,
+            flags: FLAG_WANT_PEERS,
+            map: &[0xFF, 0x0F],
+        },
+    );
+}
+
+#[test]
+fn subscribe_and_ack() {
+    roundtrip(
+        &[
+            0xC1, 0x0A, 0x00, 0x01, 0, 0, 0, 5, 0b0101, 0, 0, 0, 0, 0, 0, 0x03, 0xE8,
+        ],
+        Message::Subscribe {
+            channel: 1,
+            token: 5,
+            mask: 0b0101,
+            from_seq: 1000,
+        },
+    );
+    roundtrip(
+        &[0xC1, 0x0B, 0x00, 0x01, 0, 0, 0, 5, 0b0001, 0b0100],
+        Message::SubAck {
+            channel: 1,
+            token: 5,
+            accepted: 1,
+            refused: 4,
+        },
+    );
+}
+
+#[test]
 fn chunk() {
     let mut bytes: Vec<u8> = std::vec![
         0xC1, 0x10, 0x00, 0x01, // header, channel 1
         0, 0, 0, 0, 0, 0, 0x30, 0x39, // seq 12345
         0x01, 0x00, // RAP, key 0
         0x00, 0x01, 0x86, 0xA0, // stamp 100000 ms
+        0x00, 0x00, 0x00, 0x07, // sent_us 7
     ];
     let mut pkt = [0xFFu8; 188];
     pkt[0] = 0x47;
@@ -116,10 +223,10 @@ fn chunk() {
         Message::Chunk {
             channel: 1,
             info,
+            sent_us: 7,
             payload: &pkt,
         },
     );
-    // Payload not a whole number of packets, empty, or too long.
     assert_eq!(
         Message::parse(&bytes[..bytes.len() - 1]),
         Err(WireError::Length)
@@ -164,7 +271,7 @@ fn request() {
             map: &[0b0000_0101, 0b1000_0000],
         },
     );
-    let seqs: Vec<u64> = request_seqs(100, &[0b0000_0101, 0b1000_0000]).collect();
+    let seqs: Vec<u64> = bitmap_seqs(100, &[0b0000_0101, 0b1000_0000]).collect();
     assert_eq!(seqs, [100, 102, 115]);
     assert_eq!(
         Message::parse(&[0xC1, 0x11, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 100, 0]),
@@ -184,7 +291,7 @@ fn unknown_and_garbage() {
     );
     assert_eq!(Message::parse(&[]), Err(WireError::Truncated));
     assert_eq!(
-        Message::parse(&[0xC1, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        Message::parse(&[0xC1, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         Err(WireError::Length)
     );
     assert!(!is_tvmesh(&[0x00, 0x01])); // a STUN Binding request starts 0x00 0x01
@@ -196,6 +303,7 @@ proptest::proptest! {
         let _ = Message::parse(&bytes);
         let mut b = bytes.clone();
         if !b.is_empty() { b[0] = MAGIC; }
+        if b.len() > 1 { b[1] %= 0x14; }
         if let Ok(m) = Message::parse(&b) {
             // Whatever parses re-emits to a datagram that parses to the same message.
             let mut buf = [0u8; MAX_DATAGRAM];

@@ -69,11 +69,11 @@ pub struct Sim {
 
 pub fn root_config() -> RootConfig {
     RootConfig {
-        max_sessions: 16,
-        session_timeout: Duration::from_secs(10),
-        pool_bytes: 2 << 20,
+        max_sessions: 64,
+        pool_bytes: 4 << 20,
         first_seq: 1_000_000,
         seed: 7,
+        ..RootConfig::default()
     }
 }
 
@@ -146,9 +146,9 @@ impl Sim {
             }
             while self.root.poll_event().is_some() {}
             for i in 0..self.boxes.len() {
-                while let Some(len) = self.boxes[i].poll_transmit(self.now, &mut self.buf) {
+                while let Some(t) = self.boxes[i].poll_transmit(self.now, &mut self.buf) {
                     any = true;
-                    self.send(box_addr(i), addr(ROOT), len);
+                    self.send(box_addr(i), t.dst, t.len);
                 }
                 while self.boxes[i].poll_event().is_some() {}
                 if self.drain {

@@ -1,0 +1,152 @@
+//! A box's partners: other boxes it exchanges buffer maps and chunks with.
+//!
+//! Invariants: a partner is identified by (address, token), the token being the nonce of the
+//! HELLO that created the partnership; its buffer map covers at most [`MAP_BITS`] chunks and is
+//! only consulted inside that range; all state is fixed-size.
+
+use crate::time::Instant;
+use crate::upload::{substream, DelayMeter, Downstream, SUBSTREAMS};
+use core::net::SocketAddr;
+
+/// Chunks a buffer map covers.
+pub const MAP_BITS: usize = 512;
+const MAP_WORDS: usize = MAP_BITS / 64;
+
+/// One partner.
+#[derive(Clone, Debug)]
+pub struct Partner {
+    pub addr: SocketAddr,
+    pub token: u32,
+    /// Handshake complete.
+    pub up: bool,
+    pub hello_at: Instant,
+    pub hello_tries: u8,
+    pub last_heard: Instant,
+    pub next_map: Instant,
+    pub reachable: bool,
+    pub upload_kbps: u32,
+    map_base: u64,
+    map: [u64; MAP_WORDS],
+    /// Highest sequence number the partner is known to hold, per substream.
+    pub sub_top: [u64; SUBSTREAMS],
+    /// What this box pushes to the partner.
+    pub down: Downstream,
+    /// Delay of the partner's chunks arriving here (reported back to it).
+    pub delay: DelayMeter,
+    /// Last chunk of each substream received from this partner.
+    pub last_chunk: [Option<Instant>; SUBSTREAMS],
+    /// Until when the partner refused each substream.
+    pub refused_until: [Instant; SUBSTREAMS],
+    pub chunks_from: u64,
+    pub bytes_from: u64,
+}
+
+impl Partner {
+    /// A partner being greeted (`up` false) or accepted (`up` true).
+    pub fn new(addr: SocketAddr, token: u32, up: bool, now: Instant) -> Self {
+        Partner {
+            addr,
+            token,
+            up,
+            hello_at: now,
+            hello_tries: 1,
+            last_heard: now,
+            next_map: now,
+            reachable: true,
+            upload_kbps: 0,
+            map_base: 0,
+            map: [0; MAP_WORDS],
+            sub_top: [0; SUBSTREAMS],
+            down: Downstream::default(),
+            delay: DelayMeter::default(),
+            last_chunk: [None; SUBSTREAMS],
+            refused_until: [Instant::ZERO; SUBSTREAMS],
+            chunks_from: 0,
+            bytes_from: 0,
+        }
+    }
+
+    /// Takes a buffer map: bit i of byte i/8 (LSB first) means the partner holds `base + i`.
+    pub fn set_map(&mut self, base: u64, bytes: &[u8]) {
+        self.map_base = base;
+        self.map = [0; MAP_WORDS];
+        for (i, &b) in bytes.iter().enumerate().take(MAP_BITS / 8) {
+            self.map[i / 8] |= u64::from(b) << ((i % 8) * 8);
+        }
+        for bit in (0..bytes.len().min(MAP_BITS / 8) * 8).rev() {
+            if self.map[bit / 64] & (1 << (bit % 64)) != 0 {
+                let seq = base + bit as u64;
+                let s = substream(seq);
+                if seq > self.sub_top[s] {
+                    self.sub_top[s] = seq;
+                }
+            }
+        }
+    }
+
+    /// The partner sent us chunk `seq`: it holds it.
+    pub fn saw(&mut self, seq: u64) {
+        let s = substream(seq);
+        if seq > self.sub_top[s] {
+            self.sub_top[s] = seq;
+        }
+        if seq >= self.map_base && seq < self.map_base + MAP_BITS as u64 {
+            let bit = (seq - self.map_base) as usize;
+            self.map[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    /// Whether the partner's last map (or a chunk it sent) shows `seq`.
+    pub fn has(&self, seq: u64) -> bool {
+        if seq < self.map_base || seq >= self.map_base + MAP_BITS as u64 {
+            return false;
+        }
+        let bit = (seq - self.map_base) as usize;
+        self.map[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// The highest sequence number the partner holds in any substream.
+    #[allow(dead_code)] // used by tests and the status of partners to come
+    pub fn top(&self) -> u64 {
+        self.sub_top.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// Writes this box's buffer map for `[base, base + n)` into `out`; returns the byte length.
+pub fn encode_map(
+    base: u64,
+    n: usize,
+    has: impl Fn(u64) -> bool,
+    out: &mut [u8; MAP_BITS / 8],
+) -> usize {
+    let n = n.min(MAP_BITS);
+    let bytes = n.div_ceil(8).max(1);
+    out[..bytes].fill(0);
+    for i in 0..n {
+        if has(base + i as u64) {
+            out[i / 8] |= 1 << (i % 8);
+        }
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_roundtrip_and_tops() {
+        let a: SocketAddr = "198.51.100.1:1".parse().unwrap();
+        let mut p = Partner::new(a, 1, true, Instant::ZERO);
+        let mut buf = [0u8; MAP_BITS / 8];
+        let n = encode_map(1000, 20, |s| s % 3 == 0, &mut buf);
+        assert_eq!(n, 3);
+        p.set_map(1000, &buf[..n]);
+        assert!(p.has(1002) && p.has(1005) && !p.has(1001) && !p.has(1020));
+        assert_eq!(p.sub_top[substream(1017)], 1017);
+        assert_eq!(p.top(), 1017);
+        p.saw(1001);
+        assert!(p.has(1001));
+        assert!(!p.has(5), "outside the map");
+    }
+}

@@ -1,0 +1,715 @@
+//! The box's mesh behaviour: partner messages, the scheduler tick (partner upkeep, parent
+//! choice, repairs) and serving children. See the module docs of `peer` for the design.
+
+use super::partner::{encode_map, Partner, MAP_BITS};
+use super::*;
+use crate::upload::ALL;
+use crate::wire::{bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, MAX_PEERS};
+
+/// Greetings sent per tick.
+const HELLOS_PER_TICK: usize = 2;
+/// HELLO attempts before a candidate is given up.
+const HELLO_TRIES: u8 = 3;
+/// A parent this many chunks behind the freshest partner in its substream is replaced.
+const LAG_SWITCH: u64 = 64;
+/// Least time between two changes of one substream's parent.
+const SWITCH_HOLD: Duration = Duration::from_millis(1000);
+
+impl Peer {
+    fn partner_index(&self, from: SocketAddr) -> Option<usize> {
+        self.partners.iter().position(|p| p.addr == from)
+    }
+
+    fn partner_by_token(&self, from: SocketAddr, token: u32) -> Option<usize> {
+        self.partners
+            .iter()
+            .position(|p| p.addr == from && p.token == token)
+    }
+
+    pub(super) fn on_partner(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg: Message<'_>,
+        len: usize,
+    ) {
+        let Some(channel) = self.channel() else {
+            self.stats.ignored += 1;
+            return;
+        };
+        match msg {
+            Message::Hello {
+                channel: ch,
+                nonce,
+                flags,
+                upload_kbps,
+            } if ch == channel => {
+                let token = match self.partner_index(from) {
+                    // Crossed greetings settle on the smaller nonce; a partner that restarted
+                    // (greets again after the handshake) gets its new one.
+                    Some(i) if !self.partners[i].up => Some(nonce.min(self.partners[i].token)),
+                    Some(_) => Some(nonce),
+                    None if self.partners.len() < self.cfg.max_partners => {
+                        self.partners.push(Partner::new(from, nonce, true, now));
+                        self.events.push(PeerEvent::Partner {
+                            addr: from,
+                            up: true,
+                        });
+                        Some(nonce)
+                    }
+                    None => None,
+                };
+                if let (Some(t), Some(i)) = (token, self.partner_index(from)) {
+                    let p = &mut self.partners[i];
+                    p.token = t;
+                    p.up = true;
+                    p.reachable = flags & FLAG_REACHABLE != 0;
+                    p.last_heard = now;
+                    p.next_map = now;
+                    p.upload_kbps = upload_kbps;
+                }
+                self.ctrl.push((
+                    from,
+                    Ctrl::HelloAck {
+                        nonce: token.unwrap_or(nonce),
+                        accept: token.is_some(),
+                    },
+                ));
+            }
+            Message::HelloAck { nonce, accept, .. } => {
+                // The answer carries our nonce, or a smaller one if greetings crossed.
+                let Some(i) = self
+                    .partner_index(from)
+                    .filter(|&i| nonce <= self.partners[i].token)
+                else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                if accept {
+                    let p = &mut self.partners[i];
+                    if !p.up {
+                        self.events.push(PeerEvent::Partner {
+                            addr: from,
+                            up: true,
+                        });
+                    }
+                    p.token = nonce;
+                    p.up = true;
+                    p.last_heard = now;
+                    p.next_map = now;
+                } else if !self.partners[i].up {
+                    self.partners.swap_remove(i);
+                }
+            }
+            Message::Map {
+                token,
+                base,
+                delay_us,
+                flags,
+                map,
+                ..
+            } => {
+                let Some(i) = self.partner_by_token(from, token) else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                let p = &mut self.partners[i];
+                p.last_heard = now;
+                p.set_map(base, map);
+                let child = p.down.mask != 0;
+                if flags & FLAG_WANT_PEERS != 0 {
+                    self.ctrl.push((from, Ctrl::Peers));
+                }
+                if child {
+                    self.ledbat.on_delay(now, delay_us);
+                    self.budget.set_rate(self.ledbat.rate_bps());
+                    self.shed_if_over(now);
+                }
+            }
+            Message::Subscribe {
+                token,
+                mask,
+                from_seq,
+                ..
+            } => {
+                let Some(i) = self.partner_by_token(from, token) else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                self.partners[i].last_heard = now;
+                let accepted = self.admit(i, mask & ALL);
+                self.partners[i].down.subscribe(accepted, from_seq);
+                self.ctrl.push((
+                    from,
+                    Ctrl::SubAck {
+                        token,
+                        accepted,
+                        refused: mask & ALL & !accepted,
+                    },
+                ));
+            }
+            Message::SubAck { token, refused, .. } => {
+                let Some(i) = self.partner_by_token(from, token) else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                self.partners[i].last_heard = now;
+                for s in 0..SUBSTREAMS {
+                    if refused & (1 << s) != 0 {
+                        self.partners[i].refused_until[s] = now + Duration::from_secs(3);
+                        if self.parents[s] == Parent::Partner(token) {
+                            self.parents[s] = Parent::None;
+                        }
+                    }
+                }
+            }
+            Message::Request {
+                token, base, map, ..
+            } => {
+                let Some(i) = self.partner_by_token(from, token) else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                self.partners[i].last_heard = now;
+                self.partners[i].down.request(bitmap_seqs(base, map));
+            }
+            Message::Chunk {
+                channel: ch,
+                info,
+                sent_us,
+                payload,
+            } if ch == channel => {
+                let Some(i) = self.partner_index(from).filter(|&i| self.partners[i].up) else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                let p = &mut self.partners[i];
+                p.last_heard = now;
+                p.delay.sample(now, sent_us);
+                p.saw(info.seq);
+                p.last_chunk[substream(info.seq)] = Some(now);
+                p.chunks_from += 1;
+                p.bytes_from += len as u64;
+                self.stats.bytes_from_peers += len as u64;
+                self.on_chunk(now, info, payload, false);
+            }
+            Message::Peers { peers, .. } if self.partner_index(from).is_some() => {
+                for (a, f) in peers.iter() {
+                    self.add_candidate(a, f);
+                }
+            }
+            Message::Leave { token, .. } => {
+                if let Some(i) = self.partner_by_token(from, token) {
+                    self.drop_partner(i);
+                }
+            }
+            _ => self.stats.ignored += 1,
+        }
+    }
+
+    /// Substreams of `mask` this box can serve to partner `i` (its current ones count as free).
+    fn admit(&self, i: usize, mask: u8) -> u8 {
+        let cap = self.child_capacity();
+        let others: u32 = self
+            .partners
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, p)| p.down.count())
+            .sum();
+        let token = self.partners[i].token;
+        let mut accepted = 0u8;
+        let mut n = others;
+        for s in 0..SUBSTREAMS {
+            let bit = 1u8 << s;
+            // Never feed a substream back to the partner that feeds it to us.
+            if mask & bit == 0 || self.parents[s] == Parent::Partner(token) || n >= cap {
+                continue;
+            }
+            accepted |= bit;
+            n += 1;
+        }
+        accepted
+    }
+
+    /// Substreams this box can serve at its current upload rate.
+    fn child_capacity(&self) -> u32 {
+        if self.cfg.upload_kbps == 0 && self.ledbat.rate_bps() >= 8_000_000 {
+            return self.cfg.max_child_substreams;
+        }
+        let rate = u64::from(self.stats.bitrate_kbps.max(500)) * 1000;
+        // One substream costs a quarter of the stream plus headers (~2%).
+        let per = rate / SUBSTREAMS as u64 * 102 / 100;
+        ((self.ledbat.rate_bps() / per.max(1)) as u32).min(self.cfg.max_child_substreams)
+    }
+
+    /// If the delay controller cut the rate below what children take, drop one child substream.
+    fn shed_if_over(&mut self, _now: Instant) {
+        let served: u32 = self.partners.iter().map(|p| p.down.count()).sum();
+        if served <= self.child_capacity() + 1 {
+            return;
+        }
+        let Some(i) = (0..self.partners.len()).max_by_key(|&i| self.partners[i].down.count())
+        else {
+            return;
+        };
+        let p = &mut self.partners[i];
+        let top = (0..SUBSTREAMS)
+            .rev()
+            .find(|s| p.down.mask & (1 << s) != 0)
+            .unwrap_or(0);
+        let mask = p.down.mask & !(1 << top);
+        p.down.subscribe(mask, 0);
+        let (addr, token) = (p.addr, p.token);
+        self.ctrl.push((
+            addr,
+            Ctrl::SubAck {
+                token,
+                accepted: mask,
+                refused: 1 << top,
+            },
+        ));
+    }
+
+    fn drop_partner(&mut self, i: usize) {
+        let p = self.partners.swap_remove(i);
+        for s in 0..SUBSTREAMS {
+            if self.parents[s] == Parent::Partner(p.token) {
+                self.parents[s] = Parent::None;
+            }
+        }
+        self.events.push(PeerEvent::Partner {
+            addr: p.addr,
+            up: false,
+        });
+    }
+
+    /// The scheduler: partner upkeep, greetings, parents, repairs.
+    pub(super) fn tick(&mut self, now: Instant) {
+        // Partners that went quiet, or never answered, are dropped.
+        let mut i = 0;
+        while i < self.partners.len() {
+            let p = &self.partners[i];
+            let dead = if p.up {
+                now.saturating_since(p.last_heard) > self.cfg.partner_timeout
+            } else {
+                p.hello_tries >= HELLO_TRIES
+                    && now.saturating_since(p.hello_at) > Duration::from_millis(500)
+            };
+            if dead {
+                self.drop_partner(i);
+            } else {
+                i += 1;
+            }
+        }
+        // Greet candidates while there is room; retry greetings not yet answered.
+        let mut sent = 0;
+        for i in 0..self.partners.len() {
+            let p = &mut self.partners[i];
+            if !p.up
+                && now.saturating_since(p.hello_at) >= Duration::from_millis(500)
+                && p.hello_tries < HELLO_TRIES
+            {
+                p.hello_at = now;
+                p.hello_tries += 1;
+                let (a, t) = (p.addr, p.token);
+                self.ctrl.push((a, Ctrl::Hello { nonce: t }));
+            }
+        }
+        while self.partners.len() < self.cfg.max_partners
+            && sent < HELLOS_PER_TICK
+            && self.n_candidates > 0
+        {
+            self.n_candidates -= 1;
+            let (a, flags, _) = self.candidates[self.n_candidates];
+            if self.partner_index(a).is_some() || flags & 1 == 0 && self.cfg.reachable {
+                // Unreachable boxes greet us; we cannot greet them.
+                continue;
+            }
+            let nonce = self.rng.next_nonzero_u32();
+            self.partners.push(Partner::new(a, nonce, false, now));
+            self.ctrl.push((a, Ctrl::Hello { nonce }));
+            sent += 1;
+        }
+        // Buffer maps to partners that are due.
+        for i in 0..self.partners.len() {
+            let p = &mut self.partners[i];
+            if p.up && now >= p.next_map {
+                p.next_map = now + self.cfg.map_interval;
+                let (a, t) = (p.addr, p.token);
+                self.ctrl.push((a, Ctrl::Map { token: t }));
+            }
+        }
+        self.choose_parents(now);
+        self.schedule_repairs(now);
+    }
+
+    /// The freshest partner able to feed substream `s`, if any.
+    fn best_parent(&mut self, now: Instant, s: usize) -> Option<usize> {
+        let mine = self.sub_seen[s].unwrap_or(0);
+        let mut best: Option<(usize, u64, u32, u64)> = None;
+        for (i, p) in self.partners.iter().enumerate() {
+            if !p.up || p.refused_until[s] > now || p.down.mask & (1 << s) != 0 {
+                continue;
+            }
+            let top = p.sub_top[s];
+            if top == 0 || top + SUBSTREAMS as u64 * 2 < mine {
+                continue;
+            }
+            let tie = self.rng.next_u64();
+            let key = (top, p.upload_kbps, tie);
+            if best.is_none_or(|b| (b.1, b.2, b.3) < key) {
+                best = Some((i, key.0, key.1, key.2));
+            }
+        }
+        best.map(|b| b.0)
+    }
+
+    fn choose_parents(&mut self, now: Instant) {
+        let mut changed_root = false;
+        let mut changed = [0u32; SUBSTREAMS];
+        let mut n_changed = 0;
+        let freshest = |ps: &[Partner], s: usize| {
+            ps.iter()
+                .filter(|p| p.up)
+                .map(|p| p.sub_top[s])
+                .max()
+                .unwrap_or(0)
+        };
+        for s in 0..SUBSTREAMS {
+            let hold = now.saturating_since(self.parent_since[s]) < SWITCH_HOLD;
+            // Silence means a failed parent only if someone else has newer chunks of `s`.
+            let others_ahead = freshest(&self.partners, s) > self.sub_seen[s].unwrap_or(0);
+            let keep = match self.parents[s] {
+                Parent::None => false,
+                Parent::Root => {
+                    let quiet = others_ahead
+                        && self.root_last_chunk[s]
+                            .map_or(now.saturating_since(self.parent_since[s]), |t| {
+                                now.saturating_since(t)
+                            })
+                            > self.cfg.parent_timeout;
+                    if quiet && !hold {
+                        self.root_refused_until[s] = now + Duration::from_secs(5);
+                    }
+                    hold || !quiet
+                }
+                Parent::Partner(t) => match self.partners.iter().find(|p| p.token == t) {
+                    None => false,
+                    Some(p) => {
+                        let quiet = others_ahead
+                            && p.last_chunk[s]
+                                .map_or(now.saturating_since(self.parent_since[s]), |t| {
+                                    now.saturating_since(t)
+                                })
+                                > self.cfg.parent_timeout;
+                        let behind = p.sub_top[s] + LAG_SWITCH < freshest(&self.partners, s);
+                        hold || !(quiet || behind)
+                    }
+                },
+            };
+            if keep {
+                continue;
+            }
+            if let Parent::Partner(t) = self.parents[s] {
+                if let Some(p) = self.partners.iter_mut().find(|p| p.token == t) {
+                    p.refused_until[s] = now + Duration::from_secs(2);
+                }
+            }
+            let new = match self.best_parent(now, s) {
+                Some(i) => Parent::Partner(self.partners[i].token),
+                None if self.root_refused_until[s] <= now => Parent::Root,
+                None => Parent::None,
+            };
+            if new != self.parents[s] {
+                self.stats.parent_switches += 1;
+                // Both the old and the new parent hear the new subscription.
+                for side in [self.parents[s], new] {
+                    match side {
+                        Parent::Root => changed_root = true,
+                        Parent::Partner(t)
+                            if !changed[..n_changed].contains(&t) && n_changed < SUBSTREAMS =>
+                        {
+                            changed[n_changed] = t;
+                            n_changed += 1;
+                        }
+                        _ => {}
+                    }
+                }
+                self.parents[s] = new;
+                self.parent_since[s] = now;
+            }
+        }
+        let from_seq = self.play;
+        if changed_root {
+            let mask = self.mask_of(Parent::Root);
+            if let Some(token) = self.root_token() {
+                self.ctrl.push((
+                    self.root,
+                    Ctrl::Subscribe {
+                        token,
+                        mask,
+                        from_seq,
+                    },
+                ));
+            }
+        }
+        for &t in &changed[..n_changed] {
+            let mask = self.mask_of(Parent::Partner(t));
+            if let Some(p) = self.partners.iter().find(|p| p.token == t) {
+                self.ctrl.push((
+                    p.addr,
+                    Ctrl::Subscribe {
+                        token: t,
+                        mask,
+                        from_seq,
+                    },
+                ));
+            }
+        }
+    }
+
+    fn mask_of(&self, parent: Parent) -> u8 {
+        (0..SUBSTREAMS)
+            .filter(|&s| self.parents[s] == parent)
+            .fold(0, |m, s| m | (1 << s))
+    }
+
+    /// Requests missing chunks that are due, from a partner that has them, else (when urgent)
+    /// from the root. One REQUEST per source per tick.
+    fn schedule_repairs(&mut self, now: Instant) {
+        let Some(h) = self.highest else { return };
+        let base = self.play.max(self.miss_lo);
+        if base > h {
+            return;
+        }
+        let end = h.min(self.play + MISS_WINDOW as u64 - 1);
+        // Per destination: index (partners.len() = root), base, bitmap.
+        let n = self.partners.len();
+        let mut maps = [[0u8; MAX_MAP]; 9];
+        let mut used = [false; 9];
+        let mut lens = [0usize; 9];
+        let rbase = self.play;
+        let mut lowest_open = None;
+        for seq in base..=end {
+            if self.pool.contains(seq) {
+                continue;
+            }
+            let idx = (seq % MISS_WINDOW as u64) as usize;
+            let Some(m) = self.miss[idx].filter(|m| m.seq == seq) else {
+                continue;
+            };
+            lowest_open.get_or_insert(seq);
+            let due = match m.last_req {
+                None => now.saturating_since(m.since) >= self.cfg.nack_delay,
+                Some(t) => now.saturating_since(t) >= self.cfg.nack_retry,
+            };
+            if !due || seq - rbase >= (MAX_MAP * 8) as u64 {
+                continue;
+            }
+            let s = substream(seq);
+            // Prefer the substream's parent, then any partner that shows the chunk.
+            let parent = match self.parents[s] {
+                Parent::Partner(t) => self
+                    .partners
+                    .iter()
+                    .position(|p| p.token == t && p.has(seq)),
+                _ => None,
+            };
+            let holder = parent.or_else(|| {
+                let k = self.rng.next_u64() as usize;
+                (0..n)
+                    .map(|j| (j + k) % n)
+                    .find(|&j| self.partners[j].up && self.partners[j].has(seq))
+            });
+            let up_partners = self.partners.iter().any(|p| p.up);
+            let dest = match holder {
+                Some(j) if j < 8 => j,
+                _ if !up_partners || now.saturating_since(m.since) >= self.cfg.urgent_after => 8,
+                _ => continue,
+            };
+            let bit = (seq - rbase) as usize;
+            maps[dest][bit / 8] |= 1 << (bit % 8);
+            lens[dest] = lens[dest].max(bit / 8 + 1);
+            used[dest] = true;
+            if let Some(e) = self.miss[idx].as_mut() {
+                e.last_req = Some(now);
+            }
+            self.stats.requested_chunks += 1;
+        }
+        self.miss_lo = lowest_open.unwrap_or(end + 1);
+        for d in 0..9 {
+            if !used[d] {
+                continue;
+            }
+            let (addr, token) = if d == 8 {
+                match self.root_token() {
+                    Some(t) => (self.root, t),
+                    None => continue,
+                }
+            } else {
+                (self.partners[d].addr, self.partners[d].token)
+            };
+            self.stats.requests += 1;
+            self.ctrl.push((
+                addr,
+                Ctrl::Request {
+                    token,
+                    base: rbase,
+                    map: maps[d],
+                    len: lens[d] as u8,
+                },
+            ));
+        }
+    }
+
+    /// Emits a queued control message; `None` if it no longer applies.
+    pub(super) fn emit_ctrl(
+        &mut self,
+        _now: Instant,
+        dst: SocketAddr,
+        c: Ctrl,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let channel = self.channel()?;
+        let msg = match c {
+            Ctrl::Hello { nonce } => {
+                let flags = if self.cfg.reachable {
+                    FLAG_REACHABLE
+                } else {
+                    0
+                };
+                Message::Hello {
+                    channel,
+                    nonce,
+                    flags,
+                    upload_kbps: self.cfg.upload_kbps,
+                }
+            }
+            Ctrl::HelloAck { nonce, accept } => Message::HelloAck {
+                channel,
+                nonce,
+                accept,
+            },
+            Ctrl::Map { token } => {
+                let i = self.partner_by_token(dst, token)?;
+                // An empty map still tells the partner we are alive.
+                let next = self.highest.map_or(self.play, |h| h + 1);
+                let base = self.play.max(next.saturating_sub(MAP_BITS as u64));
+                let n = next.saturating_sub(base) as usize;
+                let mut bits = [0u8; MAP_BITS / 8];
+                let len = encode_map(base, n, |s| self.pool.contains(s), &mut bits);
+                let want = self.partners() < self.cfg.max_partners && self.n_candidates < 2;
+                let delay_us = self.partners[i].delay.queue_us();
+                let flags = if want { FLAG_WANT_PEERS } else { 0 };
+                return Message::Map {
+                    channel,
+                    token,
+                    base,
+                    delay_us,
+                    flags,
+                    map: &bits[..len],
+                }
+                .emit(buf)
+                .ok();
+            }
+            Ctrl::Subscribe {
+                token,
+                mask,
+                from_seq,
+            } => Message::Subscribe {
+                channel,
+                token,
+                mask,
+                from_seq,
+            },
+            Ctrl::SubAck {
+                token,
+                accepted,
+                refused,
+            } => Message::SubAck {
+                channel,
+                token,
+                accepted,
+                refused,
+            },
+            Ctrl::Peers => {
+                let mut list = [(self.root, 0u8); MAX_PEERS];
+                let mut k = 0;
+                for p in self.partners.iter().filter(|p| p.up && p.addr != dst) {
+                    if k == MAX_PEERS {
+                        break;
+                    }
+                    list[k] = (p.addr, u8::from(p.reachable));
+                    k += 1;
+                }
+                return emit_peers(channel, &list[..k], buf).ok();
+            }
+            Ctrl::Request {
+                token,
+                base,
+                map,
+                len,
+            } => {
+                return Message::Request {
+                    channel,
+                    token,
+                    base,
+                    map: &map[..usize::from(len).max(1)],
+                }
+                .emit(buf)
+                .ok();
+            }
+            Ctrl::Leave { token } => Message::Leave { channel, token },
+        };
+        msg.emit(buf).ok()
+    }
+
+    /// Whether any child waits for a chunk.
+    pub(super) fn upload_pending(&self) -> bool {
+        self.partners
+            .iter()
+            .any(|p| p.up && p.down.pending(&self.pool))
+    }
+
+    /// The next chunk for a child, round-robin, within the upload budget.
+    pub(super) fn poll_upload(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let n = self.partners.len();
+        if n == 0 {
+            return None;
+        }
+        let channel = self.channel()?;
+        for k in 0..n {
+            let i = (self.rr + k) % n;
+            if !self.partners[i].up || !self.partners[i].down.pending(&self.pool) {
+                continue;
+            }
+            let Some(seq) = self.partners[i].down.next_chunk(&self.pool, self.play) else {
+                continue;
+            };
+            if !self.budget.take(now, crate::wire::MAX_DATAGRAM) {
+                // Out of budget: keep the chunk for the next chance.
+                self.partners[i].down.request(core::iter::once(seq));
+                return None;
+            }
+            let Some(c) = self.pool.get(seq) else {
+                continue;
+            };
+            let p = &mut self.partners[i];
+            let sent_us = now.as_micros() as u32;
+            let len = Message::Chunk {
+                channel,
+                info: c.info,
+                sent_us,
+                payload: c.payload,
+            }
+            .emit(buf)
+            .ok()?;
+            p.down.sent(len);
+            self.stats.bytes_uploaded += len as u64;
+            self.rr = (i + 1) % n;
+            return Some(Transmit { dst: p.addr, len });
+        }
+        None
+    }
+}

@@ -1,0 +1,600 @@
+//! The root's behaviour: construction, input handlers, seeding decisions, output.
+
+use super::*;
+
+impl Root {
+    /// A root serving `channels`, with all memory allocated now.
+    pub fn new(
+        cfg: RootConfig,
+        channels: &[ChannelSpec<'_>],
+        now: Instant,
+    ) -> Result<Self, RootError> {
+        if channels.len() > usize::from(u16::MAX) || cfg.max_sessions >= NONE as usize {
+            return Err(RootError::TooMany);
+        }
+        let mut chans: Vec<Channel> = Vec::with_capacity(channels.len());
+        for spec in channels {
+            let n = spec.name.as_bytes();
+            if n.is_empty() || n.len() > MAX_NAME {
+                return Err(RootError::ChannelName);
+            }
+            if chans.iter().any(|c| c.name() == n) {
+                return Err(RootError::DuplicateChannel);
+            }
+            let mut name = [0u8; MAX_NAME];
+            name[..n.len()].copy_from_slice(n);
+            let seeds = core::array::from_fn(|_| Vec::with_capacity(cfg.seed_copies));
+            chans.push(Channel {
+                name,
+                name_len: n.len(),
+                framer: Framer::new(),
+                chunker: Chunker::new(cfg.first_seq, now),
+                pool: ChunkPool::with_budget(cfg.pool_bytes).map_err(RootError::Pool)?,
+                meter: RateMeter {
+                    window_start: now,
+                    bytes: 0,
+                    kbps: spec.bitrate_kbps,
+                },
+                seeds,
+                repair: Budget::new(u64::from(cfg.repair_kbps.max(256)) * 1000, 64 * 1024, now),
+                epoch: now,
+                stats: ChannelStats {
+                    bitrate_kbps: spec.bitrate_kbps,
+                    ..ChannelStats::default()
+                },
+            });
+        }
+        Ok(Root {
+            sessions: (0..cfg.max_sessions).map(|_| None).collect(),
+            addr_index: AddrIndex::new(cfg.max_sessions),
+            rng: Rng::new(cfg.seed),
+            cfg,
+            channels: chans,
+            replies: Ring::new(REPLY_CAP),
+            events: Ring::new(EVENT_CAP),
+            rr: 0,
+            now,
+            next_expiry: now + Duration::from_secs(1),
+            last_bad_report: None,
+            stats: RootStats::default(),
+        })
+    }
+
+    /// Root-wide counters.
+    pub fn stats(&self) -> RootStats {
+        self.stats
+    }
+
+    /// Number of channels.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Counters of channel `i`. Counting viewers scans the session table: call it for status
+    /// pages, not per packet.
+    pub fn channel_stats(&self, i: usize) -> Option<ChannelStats> {
+        let c = self.channels.get(i)?;
+        let mut s = c.stats;
+        s.chunker = c.chunker.stats();
+        s.chunks_in = s.chunker.chunks;
+        s.bitrate_kbps = c.meter.kbps;
+        s.peers = self
+            .sessions
+            .iter()
+            .flatten()
+            .filter(|x| x.channel == i && x.validated)
+            .count() as u32;
+        s.seeds = self
+            .sessions
+            .iter()
+            .flatten()
+            .filter(|x| x.channel == i && x.down.mask != 0)
+            .count() as u32;
+        Some(s)
+    }
+
+    /// Pool of channel `i` (for status: slots, used; for tests: the reference stream).
+    pub fn pool(&self, i: usize) -> Option<&ChunkPool> {
+        self.channels.get(i).map(|c| &c.pool)
+    }
+
+    /// Source bytes for channel `i` arrived. Garbage and partial packets are handled by the framer.
+    pub fn handle_source(&mut self, now: Instant, channel: usize, bytes: &[u8]) {
+        self.now = now;
+        let Some(c) = self.channels.get_mut(channel) else {
+            return;
+        };
+        c.stats.bytes_in += bytes.len() as u64;
+        c.meter.add(now, bytes.len());
+        let losses = c.framer.stats().sync_losses;
+        let (framer, chunker, pool) = (&mut c.framer, &mut c.chunker, &mut c.pool);
+        framer.push(bytes, |p| chunker.push_packet(now, p, pool));
+        if c.framer.stats().sync_losses != losses {
+            c.stats.resyncs += 1;
+            c.chunker.mark_discontinuity();
+            self.events.push(RootEvent::SourceResync { channel });
+        }
+    }
+
+    /// The source of `channel` restarted (reconnect, file loop): the next chunk is flagged.
+    pub fn source_discontinuity(&mut self, channel: usize) {
+        if let Some(c) = self.channels.get_mut(channel) {
+            c.framer.reset();
+            c.chunker.mark_discontinuity();
+        }
+    }
+
+    /// A datagram arrived from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.now = now;
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(error) => {
+                self.stats.bad_datagrams += 1;
+                if self
+                    .last_bad_report
+                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
+                {
+                    self.last_bad_report = Some(now);
+                    self.events.push(RootEvent::BadDatagram {
+                        from,
+                        error,
+                        total: self.stats.bad_datagrams,
+                    });
+                }
+                return;
+            }
+        };
+        match msg {
+            Message::Join {
+                nonce,
+                flags,
+                upload_kbps,
+                name,
+            } => self.on_join(now, from, nonce, flags, upload_kbps, name),
+            Message::Keepalive { token, flags, .. } => {
+                let Some(i) = self.validate(now, from, token) else {
+                    // Tell a box whose session is gone to join again (the reply is smaller than
+                    // the keepalive, so this cannot amplify).
+                    self.replies.push((
+                        from,
+                        Reply::Nak {
+                            nonce: 0,
+                            reason: NakReason::UnknownSession,
+                        },
+                    ));
+                    return;
+                };
+                if flags & FLAG_WANT_PEERS != 0 {
+                    self.replies.push((from, Reply::Peers { session: i }));
+                }
+            }
+            Message::Subscribe {
+                token,
+                mask,
+                from_seq,
+                ..
+            } => {
+                let Some(i) = self.validate(now, from, token) else {
+                    return;
+                };
+                let (accepted, refused) = self.on_subscribe(i, mask & ALL, from_seq);
+                self.replies.push((
+                    from,
+                    Reply::SubAck {
+                        session: i,
+                        accepted,
+                        refused,
+                    },
+                ));
+            }
+            Message::Request {
+                token, base, map, ..
+            } => {
+                let Some(i) = self.validate(now, from, token) else {
+                    return;
+                };
+                if let Some(s) = self.sessions[i as usize].as_mut() {
+                    s.down.request(wire::bitmap_seqs(base, map));
+                }
+            }
+            Message::Leave { token, .. } => {
+                if let Some(i) = self.session_index(from, token) {
+                    self.end_session(i, LeaveReason::Left);
+                }
+            }
+            _ => self.stats.ignored += 1,
+        }
+    }
+
+    /// Marks the session of (`from`, `token`) alive and validated; its index if it exists.
+    fn validate(&mut self, now: Instant, from: SocketAddr, token: u32) -> Option<u32> {
+        let Some(i) = self.session_index(from, token) else {
+            self.stats.ignored += 1;
+            return None;
+        };
+        let s = self.sessions[i].as_mut()?;
+        s.last_heard = now;
+        s.validated = true;
+        Some(i as u32)
+    }
+
+    fn on_join(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        nonce: u32,
+        flags: u16,
+        upload_kbps: u32,
+        name: &[u8],
+    ) {
+        let Some(ch) = self.channels.iter().position(|c| c.name() == name) else {
+            self.refuse(from, nonce, NakReason::UnknownChannel);
+            return;
+        };
+        // A box joining again replaces its old session.
+        if let Some(i) = self.find_addr(from) {
+            self.end_session(i, LeaveReason::Rejoined);
+        }
+        let Some(slot) = self.sessions.iter().position(Option::is_none) else {
+            self.refuse(from, nonce, NakReason::Full);
+            return;
+        };
+        let token = self.rng.next_nonzero_u32();
+        let next_same_addr = self.addr_index.push(from.ip(), slot as u32);
+        self.sessions[slot] = Some(Session {
+            addr: from,
+            channel: ch,
+            token,
+            validated: false,
+            reachable: flags & FLAG_REACHABLE != 0,
+            upload_kbps,
+            group: tracker::group_of(&self.cfg.groups, from.ip()),
+            next_same_addr,
+            last_heard: now,
+            down: Downstream::default(),
+        });
+        self.replies.push((
+            from,
+            Reply::Ack {
+                session: slot as u32,
+                nonce,
+            },
+        ));
+        self.replies.push((
+            from,
+            Reply::Peers {
+                session: slot as u32,
+            },
+        ));
+        self.events.push(RootEvent::Joined {
+            addr: from,
+            channel: ch,
+        });
+    }
+
+    /// Decides a subscription: keep what the box already has from us, accept new substreams while
+    /// seed places are free, or in place of a seed with far less upload.
+    fn on_subscribe(&mut self, i: u32, mask: u8, from_seq: u64) -> (u8, u8) {
+        let Some(s) = self.sessions[i as usize].as_ref() else {
+            return (0, mask);
+        };
+        let (ch, have, upload) = (s.channel, s.down.mask, s.upload_kbps);
+        let mut accepted = 0u8;
+        for sub in 0..SUBSTREAMS {
+            let bit = 1u8 << sub;
+            if mask & bit == 0 {
+                continue;
+            }
+            if have & bit != 0 {
+                accepted |= bit;
+                continue;
+            }
+            let seeds = &self.channels[ch].seeds[sub];
+            if seeds.len() < self.cfg.seed_copies {
+                self.channels[ch].seeds[sub].push(i);
+                accepted |= bit;
+                continue;
+            }
+            // Replace the weakest seed if this box has at least twice its upload.
+            let weakest = seeds
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &j)| {
+                    self.sessions[j as usize]
+                        .as_ref()
+                        .map(|x| (k, j, x.upload_kbps))
+                })
+                .min_by_key(|&(_, _, up)| up);
+            if let Some((k, j, up)) = weakest {
+                if upload > up.saturating_mul(2) {
+                    self.channels[ch].seeds[sub][k] = i;
+                    if let Some(w) = self.sessions[j as usize].as_mut() {
+                        let m = w.down.mask & !bit;
+                        w.down.subscribe(m, 0);
+                        let addr = w.addr;
+                        self.replies.push((
+                            addr,
+                            Reply::SubAck {
+                                session: j,
+                                accepted: m,
+                                refused: bit,
+                            },
+                        ));
+                    }
+                    accepted |= bit;
+                }
+            }
+        }
+        // Substreams the box no longer wants from us free their seed places.
+        let dropped = have & !mask;
+        for sub in 0..SUBSTREAMS {
+            if dropped & (1 << sub) != 0 {
+                self.channels[ch].seeds[sub].retain(|&x| x != i);
+            }
+        }
+        if let Some(s) = self.sessions[i as usize].as_mut() {
+            s.down.subscribe(accepted, from_seq);
+        }
+        (accepted, mask & !accepted)
+    }
+
+    fn refuse(&mut self, addr: SocketAddr, nonce: u32, reason: NakReason) {
+        self.stats.refused += 1;
+        self.replies.push((addr, Reply::Nak { nonce, reason }));
+        self.events.push(RootEvent::Refused { addr, reason });
+    }
+
+    /// The session of `addr`, through the same-address index.
+    fn find_addr(&self, addr: SocketAddr) -> Option<usize> {
+        let mut i = self.addr_index.head(addr.ip());
+        let mut hops = 0;
+        while i != NONE && hops < self.sessions.len() {
+            let s = self.sessions.get(i as usize)?.as_ref()?;
+            if s.addr == addr {
+                return Some(i as usize);
+            }
+            i = s.next_same_addr;
+            hops += 1;
+        }
+        None
+    }
+
+    fn session_index(&self, from: SocketAddr, token: u32) -> Option<usize> {
+        self.find_addr(from)
+            .filter(|&i| self.sessions[i].as_ref().is_some_and(|s| s.token == token))
+    }
+
+    fn end_session(&mut self, i: usize, reason: LeaveReason) {
+        let Some(s) = self.sessions[i].take() else {
+            return;
+        };
+        // Unlink from the same-address chain.
+        if !self
+            .addr_index
+            .unlink_head(s.addr.ip(), i as u32, s.next_same_addr)
+        {
+            let mut j = self.addr_index.head(s.addr.ip());
+            let mut hops = 0;
+            while j != NONE && hops < self.sessions.len() {
+                let Some(x) = self.sessions[j as usize].as_mut() else {
+                    break;
+                };
+                if x.next_same_addr == i as u32 {
+                    x.next_same_addr = s.next_same_addr;
+                    break;
+                }
+                j = x.next_same_addr;
+                hops += 1;
+            }
+        }
+        for seeds in &mut self.channels[s.channel].seeds {
+            seeds.retain(|&x| x != i as u32);
+        }
+        self.events.push(RootEvent::Left {
+            addr: s.addr,
+            channel: s.channel,
+            reason,
+        });
+    }
+
+    /// Timers: partial-chunk flush, session expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        for c in &mut self.channels {
+            c.chunker.handle_timeout(now, &mut c.pool);
+            let rate = if self.cfg.repair_kbps > 0 {
+                self.cfg.repair_kbps
+            } else {
+                (c.meter.kbps / 2).max(256)
+            };
+            c.repair.set_rate(u64::from(rate) * 1000);
+        }
+        if now >= self.next_expiry {
+            self.next_expiry = now + Duration::from_secs(1);
+            for i in 0..self.sessions.len() {
+                let expired = self.sessions[i]
+                    .as_ref()
+                    .is_some_and(|s| now.saturating_since(s.last_heard) > self.cfg.session_timeout);
+                if expired {
+                    self.end_session(i, LeaveReason::TimedOut);
+                }
+            }
+        }
+    }
+
+    /// When [`Root::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let flush = self
+            .channels
+            .iter()
+            .filter_map(|c| c.chunker.poll_timeout())
+            .min();
+        earliest(flush, Some(self.next_expiry))
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<RootEvent> {
+        self.events.pop()
+    }
+
+    /// Writes the next datagram to send into `buf` (at least [`wire::MAX_DATAGRAM`] bytes).
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some(t) = self.poll_reply(buf) {
+            self.stats.control_out += 1;
+            self.stats.control_bytes += t.len as u64;
+            return Some(t);
+        }
+        let n = self.sessions.len();
+        for k in 0..n {
+            let i = (self.rr + k) % n;
+            if let Some(t) = self.poll_session(i, buf) {
+                self.rr = (i + 1) % n;
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn poll_reply(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some((dst, r)) = self.replies.pop() {
+            let len = match r {
+                Reply::Ack { session, nonce } => {
+                    let Some(s) = self.sessions[session as usize].as_ref() else {
+                        continue;
+                    };
+                    let c = &self.channels[s.channel];
+                    Message::JoinAck {
+                        channel: s.channel as u16, // < u16::MAX, checked in new()
+                        nonce,
+                        token: s.token,
+                        live_seq: c.chunker.next_seq(),
+                        rap_seq: c.start_seq(),
+                        bitrate_kbps: c.meter.kbps,
+                        now_ms: self.now.saturating_since(c.epoch).as_millis() as u32,
+                        flags: 0,
+                    }
+                    .emit(buf)
+                }
+                Reply::Nak { nonce, reason } => Message::JoinNak { nonce, reason }.emit(buf),
+                Reply::SubAck {
+                    session,
+                    accepted,
+                    refused,
+                } => {
+                    let Some(s) = self.sessions[session as usize].as_ref() else {
+                        continue;
+                    };
+                    Message::SubAck {
+                        channel: s.channel as u16,
+                        token: s.token,
+                        accepted,
+                        refused,
+                    }
+                    .emit(buf)
+                }
+                Reply::Peers { session } => {
+                    let sample = self.sample(session as usize);
+                    let Some(s) = self.sessions[session as usize].as_ref() else {
+                        continue;
+                    };
+                    wire::emit_peers(s.channel as u16, sample.as_slice(), buf)
+                }
+            };
+            if let Ok(len) = len {
+                return Some(Transmit { dst, len });
+            }
+        }
+        None
+    }
+
+    /// Peers for session `i`: same address, then same group, then the rest (reachable ones).
+    fn sample(&mut self, i: usize) -> Sample {
+        let mut out = Sample::new();
+        let Some(me) = self.sessions[i].as_ref() else {
+            return out;
+        };
+        let (addr, ch, group) = (me.addr, me.channel, me.group);
+        let flags = |s: &Session| if s.reachable { 1 } else { 0 };
+        // 1. Same public address (same LAN): reachable or not, they can talk locally.
+        let mut j = self.addr_index.head(addr.ip());
+        let mut hops = 0;
+        while j != NONE && hops < 64 && !out.full() {
+            let Some(s) = self.sessions[j as usize].as_ref() else {
+                break;
+            };
+            if j as usize != i && s.addr.ip() == addr.ip() && s.channel == ch && s.validated {
+                out.add(s.addr, flags(s));
+            }
+            j = s.next_same_addr;
+            hops += 1;
+        }
+        // 2 and 3: random probes (or a full scan of a small table), group members first.
+        let n = self.sessions.len();
+        let probes = if n <= SCAN_ALL { n } else { PROBES };
+        let start = (self.rng.next_u64() % n as u64) as usize;
+        let mut others = Sample::new();
+        for k in 0..probes {
+            if out.full() {
+                break;
+            }
+            let j = if n <= SCAN_ALL {
+                (start + k) % n
+            } else {
+                (self.rng.next_u64() % n as u64) as usize
+            };
+            let Some(s) = self.sessions[j].as_ref() else {
+                continue;
+            };
+            if j == i || s.channel != ch || !s.validated || !s.reachable || s.addr == addr {
+                continue;
+            }
+            if group.is_some() && s.group == group {
+                out.add(s.addr, flags(s));
+            } else {
+                others.add(s.addr, flags(s));
+            }
+        }
+        for &(a, f) in others.as_slice() {
+            if !out.add(a, f) {
+                break;
+            }
+        }
+        out
+    }
+
+    /// One datagram for session `i`: a repair or the next pushed chunk.
+    fn poll_session(&mut self, i: usize, buf: &mut [u8]) -> Option<Transmit> {
+        let s = self.sessions[i].as_mut()?;
+        if !s.validated {
+            return None;
+        }
+        let c = &mut self.channels[s.channel];
+        if !s.down.pending(&c.pool) {
+            return None;
+        }
+        let seq = s.down.next_chunk(&c.pool, 0)?;
+        let is_seed = s.down.mask & (1 << substream(seq)) != 0;
+        if !is_seed && !c.repair.take(self.now, wire::MAX_DATAGRAM) {
+            self.stats.repairs_dropped += 1;
+            return None;
+        }
+        let chunk = c.pool.get(seq)?;
+        let sent_us = self.now.as_micros() as u32;
+        let len = Message::Chunk {
+            channel: s.channel as u16,
+            info: chunk.info,
+            sent_us,
+            payload: chunk.payload,
+        }
+        .emit(buf)
+        .ok()?;
+        s.down.sent(len);
+        c.stats.chunks_out += 1;
+        c.stats.bytes_out += len as u64;
+        if !is_seed {
+            c.stats.resent += 1;
+        }
+        Some(Transmit { dst: s.addr, len })
+    }
+}

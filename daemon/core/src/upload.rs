@@ -1,0 +1,369 @@
+//! The serving side shared by the root and boxes: substreams, downstream cursors, the upload
+//! budget and its delay-based (LEDBAT-style) controller.
+//!
+//! The stream is split into [`SUBSTREAMS`] substreams by sequence number (`seq % 4`). A child
+//! subscribes to some substreams from a parent, which then pushes each chunk of those substreams
+//! as soon as it holds it ([`Downstream`]). Repairs (REQUESTs) queue in a small fixed array and go
+//! first. Every upload passes a token bucket ([`Budget`]) whose rate [`Ledbat`] sets from the
+//! queueing delay children report: the box backs off before it fills the household uplink.
+//!
+//! Invariants: fixed memory per child (cursors and a resend array); a cursor never moves
+//! backwards and never waits on a chunk the parent has given up on.
+
+use crate::pool::ChunkPool;
+use crate::time::Instant;
+use core::time::Duration;
+
+/// Number of substreams.
+pub const SUBSTREAMS: usize = 4;
+/// All substreams as a mask.
+pub const ALL: u8 = (1 << SUBSTREAMS) - 1;
+/// Repair requests a child may have queued with one parent.
+pub const RESEND_CAP: usize = 32;
+
+/// The substream of a chunk.
+pub fn substream(seq: u64) -> usize {
+    (seq % SUBSTREAMS as u64) as usize
+}
+
+/// The first sequence number at or after `from` in substream `s`.
+pub fn first_in(s: usize, from: u64) -> u64 {
+    let r = substream(from);
+    from + ((s + SUBSTREAMS - r) % SUBSTREAMS) as u64
+}
+
+/// What a parent keeps for one child.
+#[derive(Clone, Debug, Default)]
+pub struct Downstream {
+    /// Substreams pushed to the child.
+    pub mask: u8,
+    next: [u64; SUBSTREAMS],
+    rr: usize,
+    resend: [u64; RESEND_CAP],
+    resend_len: usize,
+    /// Chunks sent to this child.
+    pub chunks: u64,
+    /// Bytes sent to this child.
+    pub bytes: u64,
+}
+
+impl Downstream {
+    /// Replaces the subscription: push substreams in `mask` from `from_seq` on.
+    pub fn subscribe(&mut self, mask: u8, from_seq: u64) {
+        for s in 0..SUBSTREAMS {
+            let bit = 1 << s;
+            if mask & bit != 0 && (self.mask & bit == 0 || self.next[s] < from_seq) {
+                self.next[s] = first_in(s, from_seq);
+            }
+        }
+        self.mask = mask & ALL;
+    }
+
+    /// Number of substreams subscribed.
+    pub fn count(&self) -> u32 {
+        self.mask.count_ones()
+    }
+
+    /// Queues repairs; ignores duplicates and overflow.
+    pub fn request(&mut self, seqs: impl Iterator<Item = u64>) {
+        for seq in seqs {
+            if self.resend_len == RESEND_CAP {
+                break;
+            }
+            if !self.resend[..self.resend_len].contains(&seq) {
+                self.resend[self.resend_len] = seq;
+                self.resend_len += 1;
+            }
+        }
+    }
+
+    /// Whether anything could be sent now (cheap check before asking the budget).
+    pub fn pending(&self, pool: &ChunkPool) -> bool {
+        if self.resend_len > 0 {
+            return true;
+        }
+        let Some(newest) = pool.newest() else {
+            return false;
+        };
+        (0..SUBSTREAMS).any(|s| self.mask & (1 << s) != 0 && self.next[s] <= newest)
+    }
+
+    /// The next chunk to send: a queued repair the pool holds, else the next pushed chunk.
+    /// `gone_below`: chunks below it that the pool lacks will never come (the parent gave up).
+    pub fn next_chunk(&mut self, pool: &ChunkPool, gone_below: u64) -> Option<u64> {
+        while self.resend_len > 0 {
+            self.resend_len -= 1;
+            let seq = self.resend[self.resend_len];
+            if pool.contains(seq) {
+                return Some(seq);
+            }
+        }
+        let newest = pool.newest()?;
+        let start = pool.window_start().unwrap_or(0);
+        for k in 0..SUBSTREAMS {
+            let s = (self.rr + k) % SUBSTREAMS;
+            if self.mask & (1 << s) == 0 {
+                continue;
+            }
+            let n = &mut self.next[s];
+            // Fallen out of the window, or waiting on a chunk that will never come: move on.
+            while *n <= newest && !pool.contains(*n) && (*n < start || *n < gone_below) {
+                *n += SUBSTREAMS as u64;
+            }
+            if *n <= newest && pool.contains(*n) {
+                let seq = *n;
+                *n += SUBSTREAMS as u64;
+                self.rr = (s + 1) % SUBSTREAMS;
+                return Some(seq);
+            }
+        }
+        None
+    }
+
+    /// Counts a sent chunk.
+    pub fn sent(&mut self, bytes: usize) {
+        self.chunks += 1;
+        self.bytes += bytes as u64;
+    }
+}
+
+/// A token bucket in bytes. A rate of 0 means unlimited.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    rate_bps: u64,
+    tokens: i64,
+    burst: i64,
+    last: Instant,
+}
+
+impl Budget {
+    /// A bucket at `rate_bps` bits/s (0: unlimited) holding at most `burst` bytes.
+    pub fn new(rate_bps: u64, burst: usize, now: Instant) -> Self {
+        Budget {
+            rate_bps,
+            tokens: burst as i64,
+            burst: burst as i64,
+            last: now,
+        }
+    }
+
+    /// Current rate in bits/s (0: unlimited).
+    pub fn rate_bps(&self) -> u64 {
+        self.rate_bps
+    }
+
+    /// Changes the rate.
+    pub fn set_rate(&mut self, rate_bps: u64) {
+        self.rate_bps = rate_bps;
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let us = now.saturating_since(self.last).as_micros() as u64;
+        self.last = now;
+        let add = (self.rate_bps.saturating_mul(us) / 8_000_000) as i64;
+        self.tokens = (self.tokens + add).min(self.burst);
+    }
+
+    /// Whether `bytes` may be sent now; takes them if so.
+    pub fn take(&mut self, now: Instant, bytes: usize) -> bool {
+        if self.rate_bps == 0 {
+            return true;
+        }
+        self.refill(now);
+        if self.tokens <= 0 {
+            return false;
+        }
+        self.tokens -= bytes as i64;
+        true
+    }
+
+    /// When enough tokens for one datagram will have accrued (None if unlimited or ready).
+    pub fn ready_at(&self, now: Instant) -> Option<Instant> {
+        if self.rate_bps == 0 || self.tokens > 0 {
+            return None;
+        }
+        let need = (1 - self.tokens) as u64 * 8_000_000 / self.rate_bps.max(1);
+        Some(now + Duration::from_micros(need.max(100)))
+    }
+}
+
+/// LEDBAT-style rate control (RFC 6817, adapted to a rate): the upload rate grows while the
+/// queueing delay children report is under [`Ledbat::TARGET`] and shrinks in proportion when over.
+#[derive(Clone, Debug)]
+pub struct Ledbat {
+    cap_bps: u64,
+    rate_bps: u64,
+    last: Instant,
+}
+
+impl Ledbat {
+    /// Queueing delay the controller aims at (RFC 6817 allows up to 100 ms).
+    pub const TARGET: Duration = Duration::from_millis(50);
+    /// Lowest rate it falls to (bits/s): enough for one substream of a modest stream.
+    pub const MIN_BPS: u64 = 128_000;
+
+    /// A controller capped at `cap_bps` (0: no cap, only delay limits the rate).
+    pub fn new(cap_bps: u64, now: Instant) -> Self {
+        let start = if cap_bps == 0 { 8_000_000 } else { cap_bps };
+        Ledbat {
+            cap_bps,
+            rate_bps: start,
+            last: now,
+        }
+    }
+
+    /// The rate to send at.
+    pub fn rate_bps(&self) -> u64 {
+        self.rate_bps
+    }
+
+    /// Feeds a queueing-delay report (µs). At most one adjustment per 100 ms.
+    pub fn on_delay(&mut self, now: Instant, queue_us: u32) {
+        if now.saturating_since(self.last) < Duration::from_millis(100) {
+            return;
+        }
+        self.last = now;
+        let target = Self::TARGET.as_micros() as i64;
+        let off = (target - i64::from(queue_us)).clamp(-target, target); // -1..=1 × target
+                                                                         // Multiplicative step of at most ±10% per adjustment, proportional to the off-target.
+        let step = self.rate_bps as i64 / 10 * off / target;
+        let mut r = (self.rate_bps as i64 + step).max(Self::MIN_BPS as i64) as u64;
+        if self.cap_bps != 0 {
+            r = r.min(self.cap_bps);
+        } else {
+            r = r.min(1_000_000_000);
+        }
+        self.rate_bps = r;
+    }
+}
+
+/// One-way delay of chunks arriving from one sender, for feedback to it. Clocks differ, so only
+/// differences from the lowest delay seen (the base) mean anything: that is the queueing delay.
+#[derive(Clone, Debug, Default)]
+pub struct DelayMeter {
+    base: Option<u32>,
+    base_at: Option<Instant>,
+    current: u32,
+}
+
+impl DelayMeter {
+    /// How long a base delay is trusted before it is allowed to rise (routes change).
+    pub const BASE_WINDOW: Duration = Duration::from_secs(30);
+
+    /// A chunk stamped `sent_us` by the sender arrived at `now`.
+    pub fn sample(&mut self, now: Instant, sent_us: u32) {
+        let d = (now.as_micros() as u32).wrapping_sub(sent_us);
+        let stale = self
+            .base_at
+            .is_none_or(|t| now.saturating_since(t) > Self::BASE_WINDOW);
+        match self.base {
+            Some(b) if !stale && (d.wrapping_sub(b) as i32) >= 0 => {}
+            _ => {
+                self.base = Some(d);
+                self.base_at = Some(now);
+            }
+        }
+        self.current = d;
+    }
+
+    /// Current queueing delay estimate in µs.
+    pub fn queue_us(&self) -> u32 {
+        match self.base {
+            Some(b) => (self.current.wrapping_sub(b) as i32).max(0) as u32,
+            None => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::{ChunkFlags, ChunkInfo};
+    use crate::pool::SLOT_COST;
+
+    fn pool(seqs: impl Iterator<Item = u64>) -> ChunkPool {
+        let mut p = ChunkPool::with_budget(128 * SLOT_COST).unwrap();
+        for s in seqs {
+            p.insert(
+                ChunkInfo {
+                    seq: s,
+                    flags: ChunkFlags::NONE,
+                    key_id: 0,
+                    stamp_ms: 0,
+                },
+                &[0x47; 188],
+            );
+        }
+        p
+    }
+
+    #[test]
+    fn substream_math() {
+        assert_eq!(substream(13), 1);
+        assert_eq!(first_in(2, 13), 14);
+        assert_eq!(first_in(1, 13), 13);
+        assert_eq!(first_in(0, 13), 16);
+    }
+
+    #[test]
+    fn pushes_subscribed_substreams_and_repairs_first() {
+        let p = pool(100..120);
+        let mut d = Downstream::default();
+        d.subscribe(0b0011, 104);
+        let mut got = std::vec::Vec::new();
+        while let Some(s) = d.next_chunk(&p, 0) {
+            got.push(s);
+        }
+        got.sort();
+        assert_eq!(got, [104, 105, 108, 109, 112, 113, 116, 117]);
+        d.request([101u64, 101, 50].into_iter());
+        assert_eq!(d.next_chunk(&p, 0), Some(101));
+        assert_eq!(
+            d.next_chunk(&p, 0),
+            None,
+            "50 is not held; duplicate dropped"
+        );
+    }
+
+    #[test]
+    fn waits_on_a_gap_unless_given_up() {
+        let p = pool((100..120).filter(|&s| s != 108));
+        let mut d = Downstream::default();
+        d.subscribe(0b0001, 100);
+        assert_eq!(d.next_chunk(&p, 0), Some(100));
+        assert_eq!(d.next_chunk(&p, 0), Some(104));
+        assert_eq!(d.next_chunk(&p, 0), None, "waits for 108");
+        assert_eq!(d.next_chunk(&p, 110), Some(112), "108 given up");
+    }
+
+    #[test]
+    fn budget_and_ledbat() {
+        let t = Instant::from_millis(1000);
+        let mut b = Budget::new(8_000_000, 2000, t); // 1 MB/s
+        assert!(b.take(t, 1500));
+        assert!(b.take(t, 1500));
+        assert!(!b.take(t, 1500));
+        assert!(b.ready_at(t).is_some());
+        assert!(b.take(t + Duration::from_millis(2), 1500));
+        let mut l = Ledbat::new(4_000_000, t);
+        l.on_delay(t + Duration::from_millis(200), 200_000);
+        assert!(l.rate_bps() < 4_000_000, "backs off over target");
+        let r = l.rate_bps();
+        l.on_delay(t + Duration::from_millis(400), 0);
+        assert!(
+            l.rate_bps() > r && l.rate_bps() <= 4_000_000,
+            "grows under target, capped"
+        );
+    }
+
+    #[test]
+    fn delay_meter_sees_queueing() {
+        let mut m = DelayMeter::default();
+        let t = Instant::from_millis(5000);
+        m.sample(t, (t.as_micros() as u32).wrapping_sub(20_000)); // 20 ms path
+        assert_eq!(m.queue_us(), 0);
+        let t2 = t + Duration::from_millis(10);
+        m.sample(t2, (t2.as_micros() as u32).wrapping_sub(65_000)); // 45 ms queued
+        assert_eq!(m.queue_us(), 45_000);
+    }
+}
