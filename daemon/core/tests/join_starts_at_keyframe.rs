@@ -10,11 +10,7 @@ fn first_bytes_are_pat_pmt_keyframe() {
     let mut sim = Sim::new(0, PeerConfig::default());
     // The channel runs 3.3 s before the box arrives: it joins mid-GOP.
     sim.run_for(Duration::from_millis(3300));
-    let p =
-        tvmesh_core::peer::Peer::new(PeerConfig::default(), addr(ROOT), "demo", sim.now).unwrap();
-    sim.boxes.push(p);
-    sim.sink.push(Vec::new());
-    assert!(sim.boxes[0].output_open().is_some());
+    sim.add_box(PeerConfig::default());
     let joined_at = sim.now;
     sim.run_for(Duration::from_secs(2));
     assert_eq!(sim.boxes[0].state(), PeerState::Playing);

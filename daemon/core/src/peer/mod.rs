@@ -164,6 +164,25 @@ pub enum PeerEvent {
     },
 }
 
+/// One partner as seen from this box.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PartnerInfo {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Handshake complete.
+    pub up: bool,
+    /// Highest chunk it is known to hold.
+    pub top: u64,
+    /// Substreams it feeds us (mask).
+    pub feeds_us: u8,
+    /// Substreams we feed it (mask).
+    pub we_feed: u8,
+    /// Chunk bytes received from it.
+    pub bytes_from: u64,
+    /// Chunk bytes sent to it.
+    pub bytes_to: u64,
+}
+
 /// Counters for the status page.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerStats {
@@ -403,6 +422,19 @@ impl Peer {
     /// Partners with a completed handshake.
     pub fn partners(&self) -> usize {
         self.partners.iter().filter(|p| p.up).count()
+    }
+
+    /// The partner table, for status pages and tests.
+    pub fn partner_info(&self) -> impl Iterator<Item = PartnerInfo> + '_ {
+        self.partners.iter().map(|p| PartnerInfo {
+            addr: p.addr,
+            up: p.up,
+            top: p.top(),
+            feeds_us: self.mask_of(Parent::Partner(p.token)),
+            we_feed: p.down.mask,
+            bytes_from: p.bytes_from,
+            bytes_to: p.down.bytes,
+        })
     }
 
     /// Substreams fed by the root directly (0..=4).
@@ -951,13 +983,15 @@ impl Peer {
     }
 
     /// Continuity of output `id` in parts per million: chunks it was handed on time over chunks
-    /// the stream had since it started (lost and skipped chunks count against it).
+    /// the stream had since it started (lost and skipped chunks count against it); 0 before the
+    /// first chunk.
     pub fn continuity_ppm(&self, id: OutputId) -> u32 {
         let o = self.outputs.stats(id);
         let bad = o.lost_chunks + o.skipped_chunks;
         let total = o.chunks + bad;
         if total == 0 {
-            return 1_000_000;
+            // Nothing delivered yet is not continuity.
+            return 0;
         }
         (o.chunks * 1_000_000 / total) as u32
     }

@@ -106,7 +106,6 @@ impl Partner {
     }
 
     /// The highest sequence number the partner holds in any substream.
-    #[allow(dead_code)] // used by tests and the status of partners to come
     pub fn top(&self) -> u64 {
         self.sub_top.iter().copied().max().unwrap_or(0)
     }

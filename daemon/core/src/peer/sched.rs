@@ -14,6 +14,9 @@ const HELLO_TRIES: u8 = 3;
 const LAG_SWITCH: u64 = 64;
 /// Least time between two changes of one substream's parent.
 const SWITCH_HOLD: Duration = Duration::from_millis(1000);
+/// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
+/// whose members filled their tables with each other; the tick prunes back to the limit.
+const INBOUND_SLACK: usize = 2;
 
 impl Peer {
     fn partner_index(&self, from: SocketAddr) -> Option<usize> {
@@ -49,7 +52,7 @@ impl Peer {
                     // (greets again after the handshake) gets its new one.
                     Some(i) if !self.partners[i].up => Some(nonce.min(self.partners[i].token)),
                     Some(_) => Some(nonce),
-                    None if self.partners.len() < self.cfg.max_partners => {
+                    None if self.partners.len() < self.cfg.max_partners + INBOUND_SLACK => {
                         self.partners.push(Partner::new(from, nonce, true, now));
                         self.events.push(PeerEvent::Partner {
                             addr: from,
@@ -302,6 +305,24 @@ impl Peer {
                 i += 1;
             }
         }
+        // Over the limit (inbound slack): drop the least useful partner that is neither a parent
+        // nor a child, and tell it.
+        if self.partners.iter().filter(|p| p.up).count() > self.cfg.max_partners {
+            let parents = self.parents;
+            let victim = (0..self.partners.len())
+                .filter(|&i| {
+                    let p = &self.partners[i];
+                    p.up && p.down.mask == 0
+                        && !parents.contains(&Parent::Partner(p.token))
+                        && now.saturating_since(p.hello_at) > Duration::from_secs(2)
+                })
+                .min_by_key(|&i| self.partners[i].bytes_from + self.partners[i].down.bytes);
+            if let Some(i) = victim {
+                let (a, t) = (self.partners[i].addr, self.partners[i].token);
+                self.ctrl.push((a, Ctrl::Leave { token: t }));
+                self.drop_partner(i);
+            }
+        }
         // Greet candidates while there is room; retry greetings not yet answered.
         let mut sent = 0;
         for i in 0..self.partners.len() {
@@ -469,7 +490,7 @@ impl Peer {
         }
     }
 
-    fn mask_of(&self, parent: Parent) -> u8 {
+    pub(super) fn mask_of(&self, parent: Parent) -> u8 {
         (0..SUBSTREAMS)
             .filter(|&s| self.parents[s] == parent)
             .fold(0, |m, s| m | (1 << s))
@@ -594,8 +615,11 @@ impl Peer {
             Ctrl::Map { token } => {
                 let i = self.partner_by_token(dst, token)?;
                 // An empty map still tells the partner we are alive.
+                // The newest MAP_BITS chunks held (played or not): what partners may lack.
                 let next = self.highest.map_or(self.play, |h| h + 1);
-                let base = self.play.max(next.saturating_sub(MAP_BITS as u64));
+                let base = next
+                    .saturating_sub(MAP_BITS as u64)
+                    .max(self.pool.window_start().unwrap_or(0));
                 let n = next.saturating_sub(base) as usize;
                 let mut bits = [0u8; MAP_BITS / 8];
                 let len = encode_map(base, n, |s| self.pool.contains(s), &mut bits);

@@ -64,6 +64,10 @@ pub struct Sim {
     /// Bytes each box's output 0 took, when `drain` is on.
     pub sink: Vec<Vec<u8>>,
     pub drain: bool,
+    /// Boxes that crashed: they neither send nor receive.
+    pub dead: Vec<bool>,
+    /// Links cut in both directions.
+    pub cut: Vec<(SocketAddr, SocketAddr)>,
     buf: Vec<u8>,
 }
 
@@ -115,12 +119,21 @@ impl Sim {
             dropped: 0,
             sink: sinks,
             drain: true,
+            dead: vec![false; boxes],
+            cut: Vec::new(),
             buf: vec![0; MAX_DATAGRAM],
         }
     }
 
     fn send(&mut self, from: SocketAddr, to: SocketAddr, len: usize) {
         self.sent += 1;
+        if self
+            .cut
+            .iter()
+            .any(|&(a, b)| (a, b) == (from, to) || (b, a) == (from, to))
+        {
+            return;
+        }
         if (self.rng.next_u64() % 1_000_000) < u64::from(self.loss_ppm) {
             self.dropped += 1;
             return;
@@ -146,6 +159,9 @@ impl Sim {
             }
             while self.root.poll_event().is_some() {}
             for i in 0..self.boxes.len() {
+                if self.dead[i] {
+                    continue;
+                }
                 while let Some(t) = self.boxes[i].poll_transmit(self.now, &mut self.buf) {
                     any = true;
                     self.send(box_addr(i), t.dst, t.len);
@@ -181,7 +197,10 @@ impl Sim {
             if let Some(t) = self.root.poll_timeout() {
                 next = next.min(t);
             }
-            for b in &self.boxes {
+            for (i, b) in self.boxes.iter().enumerate() {
+                if self.dead[i] {
+                    continue;
+                }
                 if let Some(t) = b.poll_timeout() {
                     next = next.min(t);
                 }
@@ -202,13 +221,17 @@ impl Sim {
                 let Reverse(f) = self.net.pop().unwrap();
                 if f.to == addr(ROOT) {
                     self.root.handle_datagram(self.now, f.from, &f.bytes);
-                } else if let Some(i) = (0..self.boxes.len()).find(|&i| box_addr(i) == f.to) {
+                } else if let Some(i) =
+                    (0..self.boxes.len()).find(|&i| box_addr(i) == f.to && !self.dead[i])
+                {
                     self.boxes[i].handle_datagram(self.now, f.from, &f.bytes);
                 }
             }
             self.root.handle_timeout(self.now);
-            for b in &mut self.boxes {
-                b.handle_timeout(self.now);
+            for (i, b) in self.boxes.iter_mut().enumerate() {
+                if !self.dead[i] {
+                    b.handle_timeout(self.now);
+                }
             }
             self.pump();
         }
@@ -227,4 +250,24 @@ pub fn packets(b: &[u8]) -> Vec<&[u8]> {
 
 pub fn pid(p: &[u8]) -> u16 {
     u16::from_be_bytes([p[1] & 0x1F, p[2]])
+}
+
+impl Sim {
+    /// Adds a box now (it starts joining at once).
+    pub fn add_box(&mut self, cfg: PeerConfig) -> usize {
+        let i = self.boxes.len();
+        let mut c = cfg;
+        c.seed = 100 + i as u64;
+        let mut p = Peer::new(c, addr(ROOT), "demo", self.now).unwrap();
+        p.output_open().unwrap();
+        self.boxes.push(p);
+        self.sink.push(Vec::new());
+        self.dead.push(false);
+        i
+    }
+
+    /// Root chunk egress in bytes so far.
+    pub fn root_bytes_out(&self) -> u64 {
+        self.root.channel_stats(0).unwrap().bytes_out
+    }
 }

@@ -120,12 +120,18 @@ fn help_documents_every_key() {
 #[test]
 fn mesh_settings_and_groups() {
     let c = run("root --listen 127.0.0.1:7000 --channel name=a,source=- --seed-copies 3 --group 198.51.100.0/24+203.0.113.0/25 --group 2001:db8::/32").unwrap();
-    let Role::Root { mesh, .. } = c.role else { panic!() };
+    let Role::Root { mesh, .. } = c.role else {
+        panic!()
+    };
     assert_eq!(mesh.seed_copies, 3);
     assert_eq!(mesh.groups.len(), 2);
     assert!(mesh.groups[0][1].contains("203.0.113.100".parse().unwrap()));
-    let e = run("root --listen 127.0.0.1:7000 --channel name=a,source=- --group 198.51.100.0/40").unwrap_err();
-    assert_eq!((e.field.as_str(), e.value.as_str()), ("group", "198.51.100.0/40"));
+    let e = run("root --listen 127.0.0.1:7000 --channel name=a,source=- --group 198.51.100.0/40")
+        .unwrap_err();
+    assert_eq!(
+        (e.field.as_str(), e.value.as_str()),
+        ("group", "198.51.100.0/40")
+    );
     let e = run("peer --root 127.0.0.1:1 --channel a --max-partners 99").unwrap_err();
     assert_eq!(e.field, "max_partners");
 }
