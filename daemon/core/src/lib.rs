@@ -30,6 +30,7 @@ pub mod peer;
 pub mod pool;
 pub mod ring;
 pub mod root;
+pub mod stun;
 pub mod time;
 pub mod ts;
 pub mod upload;
