@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tvmesh_core::output::OutputId;
 use tvmesh_core::peer::{Peer, PeerConfig};
@@ -13,7 +13,7 @@ use tvmesh_core::root::{ChannelSpec, Root};
 use tvmesh_core::time::Instant;
 
 struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0); // usize: 32-bit MIPS has no 64-bit atomics
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Runs tvmesh-core's unit tests for each target under qemu-user (the runners in cross/config.toml).
+# Usage: cross/test.sh [TARGET...]        (default: aarch64, armv7, mipsel, mips)
+# Env:   CROSS_TEST_SCOPE (default --lib: the unit tests; e.g. "--lib --tests" adds integration tests)
+set -eu
+cd "$(dirname "$0")/.."
+. cross/targets.sh
+TDIR=${CARGO_TARGET_DIR:-target}
+export CROSS_UNWIND_DIR=${CROSS_UNWIND_DIR:-$PWD/$TDIR/cross/unwind}
+SCOPE=${CROSS_TEST_SCOPE:---lib}
+
+# shellcheck disable=SC2086 # word splitting of the list is intended
+[ $# -gt 0 ] || set -- $CROSS_TEST_TARGETS
+summary=()
+for t in "$@"; do
+    is_known "$t" || { echo "cross-test: unknown target $t" >&2; exit 2; }
+    echo "== cross-test: tvmesh-core on $t (qemu-user)"
+    start=$(date +%s)
+    log=$(mktemp)
+    # shellcheck disable=SC2086
+    if ! cross_tests "$t" test -p tvmesh-core $SCOPE 2>&1 | tee "$log"; then
+        rm -f "$log"; echo "cross-test: FAILED on $t" >&2; exit 1
+    fi
+    # cargo prints one `test result:` line per test binary; add them up.
+    passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$log")
+    rm -f "$log"
+    summary+=("$(printf '%-34s %5s passed %5ss' "$t" "${passed:-0}" "$(( $(date +%s) - start ))")")
+done
+printf '%s\n' "== cross-test summary" "${summary[@]}"
