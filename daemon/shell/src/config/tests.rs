@@ -135,3 +135,28 @@ fn mesh_settings_and_groups() {
     let e = run("peer --root 127.0.0.1:1 --channel a --max-partners 99").unwrap_err();
     assert_eq!(e.field, "max_partners");
 }
+
+#[test]
+fn every_board_profile_and_example_parses() {
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut n = 0;
+    for e in std::fs::read_dir(format!("{top}/board")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "conf") {
+            let c = run(&format!("peer --root 192.0.2.1:7000 --channel demo --board {}", p.display()))
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(c.board.is_some());
+            n += 1;
+        }
+    }
+    assert!(n >= 7, "{n} board profiles");
+    let root = run(&format!("--config {top}/examples/root.conf")).unwrap();
+    assert!(matches!(root.role, Role::Root { ref channels, .. } if channels.len() == 3));
+    // The example peer config names a board profile relative to the repository root.
+    let text = std::fs::read_to_string(format!("{top}/examples/peer.conf")).unwrap();
+    let tmp = std::env::temp_dir().join(format!("tvmesh-peer-example-{}.conf", std::process::id()));
+    std::fs::write(&tmp, text.replace("board = board/", &format!("board = {top}/board/"))).unwrap();
+    let peer = run(&format!("--config {}", tmp.display()));
+    std::fs::remove_file(&tmp).unwrap();
+    assert!(matches!(peer.unwrap().role, Role::Peer { .. }));
+}
