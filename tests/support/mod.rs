@@ -197,3 +197,108 @@ pub fn probe_frames(input: &str) -> (Vec<bool>, String) {
 pub fn sample_frames() -> usize {
     probe_frames(sample().to_str().unwrap()).0.len()
 }
+
+/// `n` distinct UDP ports free right now on 127.0.0.1 (all held until every one is chosen, so no
+/// two are the same).
+pub fn udp_ports(n: usize) -> Vec<u16> {
+    let socks: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+/// `n` distinct TCP ports free right now on 127.0.0.1 (held until every one is chosen).
+pub fn tcp_ports(n: usize) -> Vec<u16> {
+    let socks: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+/// SIGTERMs every daemon at once, then waits (bounded, 10 s in all) for each to exit; returns
+/// their exit codes in order (`None`: killed after the deadline, or died by a signal).
+pub fn stop_all(ds: &mut [&mut Daemon]) -> Vec<Option<i32>> {
+    for d in ds.iter_mut() {
+        if d.alive() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(d.child.id().to_string())
+                .status();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    ds.iter_mut()
+        .map(|d| loop {
+            match d.child.try_wait() {
+                Ok(Some(s)) => break s.code(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = d.child.kill();
+                    let _ = d.child.wait();
+                    break None;
+                }
+            }
+        })
+        .collect()
+}
+
+/// The last `n` lines of a daemon's log (stderr), for failure messages.
+pub fn log_tail(d: &Daemon, n: usize) -> String {
+    let t = d.log_text();
+    let lines: Vec<&str> = t.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Video packets of a TS file as ffprobe demuxes them (no decoding): (key frame, byte position).
+pub fn probe_video_packets(path: &Path) -> Vec<(bool, u64)> {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "quiet",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pos,flags",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(',');
+            let pos = f.next()?.trim().parse().ok()?;
+            let key = f.next()?.trim().starts_with('K');
+            Some((key, pos))
+        })
+        .collect()
+}
+
+/// Checks a recorded live stream that was cut at an arbitrary point (its writer stopped
+/// mid-frame): the file up to its last key frame — the cut falls in the last GOP — is copied next
+/// to it and decoded with [`probe_frames`]. Returns (key flags of the decoded frames of that
+/// prefix, ffprobe's error output for it, video packets in the whole file).
+pub fn probe_live_recording(path: &Path) -> (Vec<bool>, String, usize) {
+    let packets = probe_video_packets(path);
+    let Some(cut) = packets.iter().rev().find(|p| p.0).map(|p| p.1) else {
+        let (keys, errors) = probe_frames(path.to_str().unwrap());
+        return (keys, errors, packets.len());
+    };
+    let data = std::fs::read(path).unwrap();
+    let cut = (cut as usize).min(data.len()) / 188 * 188;
+    let prefix = path.with_extension("prefix.ts");
+    std::fs::write(&prefix, &data[..cut]).unwrap();
+    let (keys, errors) = probe_frames(prefix.to_str().unwrap());
+    let _ = std::fs::remove_file(&prefix);
+    (keys, errors, packets.len())
+}

@@ -8,7 +8,6 @@ use crate::config::{ChannelConfig, Config, RootMesh};
 use crate::io::source::{Source, SourceState};
 use crate::net::{self, Udp};
 use crate::reactor::{Reactor, Token};
-use crate::status::EgressMeter;
 use crate::status::{self, ChannelStatus, PoolStatus, Status};
 use crate::web;
 use std::io;
@@ -82,7 +81,6 @@ pub fn run(
     let mut json = vec![0u8; 16 * 1024];
     let mut writable_wait = false;
     let mut ready = Vec::with_capacity(64);
-    let mut egress = EgressMeter::default();
     let mut now = started;
     loop {
         if net::stop_requested() {
@@ -143,7 +141,7 @@ pub fn run(
             h.handle_timeout(now, &reactor);
             while let Some((conn, method, path, _q)) = h.poll_request() {
                 let path = path.to_string();
-                let st = snapshot(&root, &sources, channels, cfg, started, now, &mut egress);
+                let st = snapshot(&root, &sources, channels, cfg, started, now);
                 web::answer_status(h, &reactor, conn, method, &path, &st, &mut json);
             }
         }
@@ -177,7 +175,6 @@ fn snapshot(
     cfg: &Config,
     started: Instant,
     now: Instant,
-    egress: &mut EgressMeter,
 ) -> Status {
     let mut pool = PoolStatus {
         slot_bytes: CHUNK_MAX as u64,
@@ -212,7 +209,7 @@ fn snapshot(
             bytes_uploaded: s.bytes_out,
             lag_ms: 0,
             viewers: s.peers,
-            root_egress_kbps: egress.kbps(i, s.bytes_out, now),
+            root_egress_kbps: u64::from(s.egress_kbps),
         });
     }
     Status {

@@ -55,29 +55,6 @@ pub struct ChannelStatus {
     pub root_egress_kbps: u64,
 }
 
-/// Egress rate per channel from successive byte counters (over the last >= 2 s).
-#[derive(Default)]
-pub struct EgressMeter {
-    last: Vec<(u64, u64, u64)>, // (at_ms, bytes, kbps)
-}
-
-impl EgressMeter {
-    /// kbit/s of channel `i` whose cumulative egress is `bytes` at `now`.
-    pub fn kbps(&mut self, i: usize, bytes: u64, now: tvmesh_core::time::Instant) -> u64 {
-        if self.last.len() <= i {
-            self.last.resize(i + 1, (now.as_millis(), bytes, 0));
-        }
-        let (at, b, k) = self.last[i];
-        let dt = now.as_millis().saturating_sub(at);
-        if dt >= 2000 {
-            let kbps = bytes.saturating_sub(b) * 8 / dt;
-            self.last[i] = (now.as_millis(), bytes, kbps);
-            return kbps;
-        }
-        k
-    }
-}
-
 /// The whole snapshot.
 #[derive(Serialize, Clone, Default, Debug)]
 pub struct Status {

@@ -80,6 +80,8 @@ pub struct PeerConfig {
     pub urgent_after: Duration,
     /// Give a missing chunk up this long after its gap appeared.
     pub give_up: Duration,
+    /// A chunk played further than this behind the source is late: it counts against continuity.
+    pub late_after: Duration,
     /// A parent that sent nothing of its substream for this long is replaced.
     pub parent_timeout: Duration,
     /// A partner not heard from for this long is dropped.
@@ -110,6 +112,7 @@ impl Default for PeerConfig {
             nack_retry: Duration::from_millis(150),
             urgent_after: Duration::from_millis(300),
             give_up: Duration::from_millis(1500),
+            late_after: Duration::from_secs(4),
             parent_timeout: Duration::from_millis(1000),
             partner_timeout: Duration::from_secs(3),
             stall_timeout: Duration::from_secs(3),
@@ -208,6 +211,8 @@ pub struct PeerStats {
     pub played: u64,
     /// Chunks the play head gave up on.
     pub lost: u64,
+    /// Chunks played later than `late_after` behind the source.
+    pub late: u64,
     /// Datagrams that did not parse.
     pub bad_datagrams: u64,
     /// Datagrams from unexpected senders or of unexpected types.
@@ -326,6 +331,8 @@ pub struct Peer {
     last_play_stamp: Option<u32>,
     rr: usize,
     chan: Option<u16>,
+    /// Rate measured from chunks received: (window start, bytes in window).
+    rate_window: (Instant, u64),
     leaving: bool,
     stats: PeerStats,
 }
@@ -395,6 +402,7 @@ impl Peer {
             last_play_stamp: None,
             rr: 0,
             chan: None,
+            rate_window: (now, 0),
             leaving: false,
             stats: PeerStats::default(),
         })
@@ -457,7 +465,8 @@ impl Peer {
     pub fn lag_ms(&self) -> Option<u64> {
         let stamp = self.last_play_stamp?;
         let root_now = (self.now.as_millis() as i64 - self.root_offset_ms) as u32;
-        Some(u64::from(root_now.wrapping_sub(stamp)).min(u64::from(u32::MAX / 2)))
+        // Stamps wrap at 2^32 ms; a chunk stamped "after" now (clock estimate off) is no lag.
+        Some((root_now.wrapping_sub(stamp) as i32).max(0) as u64)
     }
 
     /// Sequence number of the next chunk to play.
@@ -677,6 +686,7 @@ impl Peer {
         }
         self.stats.chunks_in += 1;
         self.stats.bytes_in += payload.len() as u64;
+        self.measure_rate(now, payload.len());
         // A later chunk of the same substream arrived: the ones skipped in between are missing.
         let s = substream(seq);
         let prev = self.sub_seen[s].unwrap_or_else(|| {
@@ -703,6 +713,22 @@ impl Peer {
         }
         self.advance_play(now);
         true
+    }
+
+    /// The stream rate as received, over windows of at least 2 s (the root's figure is only a
+    /// hint: a box that joined before the root measured its source learns it here).
+    fn measure_rate(&mut self, now: Instant, bytes: usize) {
+        let (start, n) = self.rate_window;
+        let el = now.saturating_since(start);
+        if el >= Duration::from_secs(2) {
+            let kbps = (n * 8 / el.as_millis().max(1) as u64) as u32;
+            if kbps > 0 {
+                self.stats.bitrate_kbps = kbps;
+            }
+            self.rate_window = (now, bytes as u64);
+        } else {
+            self.rate_window.1 = n + bytes as u64;
+        }
     }
 
     fn mark_missing(&mut self, seq: u64, now: Instant) {
@@ -741,6 +767,12 @@ impl Peer {
             Some(c) => {
                 self.stats.played += 1;
                 self.last_play_stamp = Some(c.info.stamp_ms);
+                if self
+                    .lag_ms()
+                    .is_some_and(|l| l > self.cfg.late_after.as_millis() as u64)
+                {
+                    self.stats.late += 1;
+                }
             }
             None => self.stats.lost += 1,
         }
@@ -983,8 +1015,8 @@ impl Peer {
     }
 
     /// Continuity of output `id` in parts per million: chunks it was handed on time over chunks
-    /// the stream had since it started (lost and skipped chunks count against it); 0 before the
-    /// first chunk.
+    /// the stream had since it started (lost, skipped and late chunks count against it); 0 before
+    /// the first chunk.
     pub fn continuity_ppm(&self, id: OutputId) -> u32 {
         let o = self.outputs.stats(id);
         let bad = o.lost_chunks + o.skipped_chunks;
@@ -993,6 +1025,8 @@ impl Peer {
             // Nothing delivered yet is not continuity.
             return 0;
         }
-        (o.chunks * 1_000_000 / total) as u32
+        // Chunks the play head passed late were handed out, but not on time.
+        let on_time = o.chunks.saturating_sub(self.stats.late);
+        (on_time * 1_000_000 / total) as u32
     }
 }

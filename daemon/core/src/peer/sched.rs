@@ -14,6 +14,10 @@ const HELLO_TRIES: u8 = 3;
 const LAG_SWITCH: u64 = 64;
 /// Least time between two changes of one substream's parent.
 const SWITCH_HOLD: Duration = Duration::from_millis(1000);
+/// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
+const CATCH_UP_PUSH: u64 = 16;
+/// Chunks `mark_behind` may mark missing per substream per tick.
+const MARK_PER_TICK: u64 = 64;
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
 /// whose members filled their tables with each other; the tick prunes back to the limit.
 const INBOUND_SLACK: usize = 2;
@@ -240,7 +244,14 @@ impl Peer {
         if self.cfg.upload_kbps == 0 && self.ledbat.rate_bps() >= 8_000_000 {
             return self.cfg.max_child_substreams;
         }
-        let rate = u64::from(self.stats.bitrate_kbps.max(500)) * 1000;
+        // Unknown rate (nothing measured yet): assume a generous 8 Mbit/s, so a box never
+        // promises more than it can carry.
+        let kbps = if self.stats.bitrate_kbps == 0 {
+            8000
+        } else {
+            self.stats.bitrate_kbps
+        };
+        let rate = u64::from(kbps) * 1000;
         // One substream costs a quarter of the stream plus headers (~2%).
         let per = rate / SUBSTREAMS as u64 * 102 / 100;
         ((self.ledbat.rate_bps() / per.max(1)) as u32).min(self.cfg.max_child_substreams)
@@ -362,6 +373,7 @@ impl Peer {
             }
         }
         self.choose_parents(now);
+        self.mark_behind(now);
         self.schedule_repairs(now);
     }
 
@@ -425,7 +437,9 @@ impl Peer {
                                 })
                                 > self.cfg.parent_timeout;
                         let behind = p.sub_top[s] + LAG_SWITCH < freshest(&self.partners, s);
-                        hold || !(quiet || behind)
+                        // Holds the live edge but does not pass it on: its uplink is saturated.
+                        let backlogged = p.sub_top[s] > self.sub_seen[s].unwrap_or(0) + LAG_SWITCH;
+                        hold || !(quiet || behind || backlogged)
                     }
                 },
             };
@@ -478,14 +492,53 @@ impl Peer {
         for &t in &changed[..n_changed] {
             let mask = self.mask_of(Parent::Partner(t));
             if let Some(p) = self.partners.iter().find(|p| p.token == t) {
+                // Far behind this parent (joining): take the push from near its live edge and
+                // pull the backlog as repairs spread over every partner that holds it, rather than
+                // through this one parent's uplink.
+                let edge = (0..SUBSTREAMS)
+                    .filter(|&s| mask & (1 << s) != 0)
+                    .map(|s| p.sub_top[s])
+                    .min()
+                    .unwrap_or(0);
+                let from = if edge > from_seq + CATCH_UP_PUSH {
+                    edge - CATCH_UP_PUSH
+                } else {
+                    from_seq
+                };
                 self.ctrl.push((
                     p.addr,
                     Ctrl::Subscribe {
                         token: t,
                         mask,
-                        from_seq,
+                        from_seq: from,
                     },
                 ));
+            }
+        }
+    }
+
+    /// When partners hold chunks of a substream well beyond what we received of it, the ones in
+    /// between are missing even though no later chunk of ours reveals the gap. Bounded per tick.
+    fn mark_behind(&mut self, now: Instant) {
+        for s in 0..SUBSTREAMS {
+            let top = self
+                .partners
+                .iter()
+                .filter(|p| p.up)
+                .map(|p| p.sub_top[s])
+                .max()
+                .unwrap_or(0);
+            let mine = self.sub_seen[s].unwrap_or_else(|| {
+                crate::upload::first_in(s, self.play).saturating_sub(SUBSTREAMS as u64)
+            });
+            if top <= mine + LAG_SWITCH {
+                continue;
+            }
+            let mut m = (mine + SUBSTREAMS as u64).max(crate::upload::first_in(s, self.play));
+            let end = top.saturating_sub(LAG_SWITCH / 2).min(m + MARK_PER_TICK);
+            while m < end {
+                self.mark_missing(m, now);
+                m += SUBSTREAMS as u64;
             }
         }
     }
@@ -528,21 +581,12 @@ impl Peer {
             if !due || seq - rbase >= (MAX_MAP * 8) as u64 {
                 continue;
             }
-            let s = substream(seq);
-            // Prefer the substream's parent, then any partner that shows the chunk.
-            let parent = match self.parents[s] {
-                Parent::Partner(t) => self
-                    .partners
-                    .iter()
-                    .position(|p| p.token == t && p.has(seq)),
-                _ => None,
-            };
-            let holder = parent.or_else(|| {
-                let k = self.rng.next_u64() as usize;
-                (0..n)
-                    .map(|j| (j + k) % n)
-                    .find(|&j| self.partners[j].up && self.partners[j].has(seq))
-            });
+            // Any partner that shows the chunk, starting at a random one: a backlog spreads over
+            // every holder's uplink instead of queueing at one.
+            let k = self.rng.next_u64() as usize;
+            let holder = (0..n)
+                .map(|j| (j + k) % n)
+                .find(|&j| self.partners[j].up && self.partners[j].has(seq));
             let up_partners = self.partners.iter().any(|p| p.up);
             let dest = match holder {
                 Some(j) if j < 8 => j,

@@ -150,6 +150,8 @@ pub struct ChannelStats {
     pub seeds: u32,
     /// Measured source rate over the last full second (or the configured rate before that).
     pub bitrate_kbps: u32,
+    /// Chunk egress over the last full second, kbit/s.
+    pub egress_kbps: u32,
     /// Chunker counters.
     pub chunker: ChunkerStats,
     /// Times the source lost sync.
@@ -198,6 +200,7 @@ struct Channel {
     chunker: Chunker,
     pool: ChunkPool,
     meter: RateMeter,
+    egress: RateMeter,
     /// Session indices feeding each substream directly.
     seeds: [Vec<u32>; SUBSTREAMS],
     repair: Budget,

@@ -35,6 +35,11 @@ impl Root {
                     bytes: 0,
                     kbps: spec.bitrate_kbps,
                 },
+                egress: RateMeter {
+                    window_start: now,
+                    bytes: 0,
+                    kbps: 0,
+                },
                 seeds,
                 repair: Budget::new(u64::from(cfg.repair_kbps.max(256)) * 1000, 64 * 1024, now),
                 epoch: now,
@@ -78,6 +83,7 @@ impl Root {
         s.chunker = c.chunker.stats();
         s.chunks_in = s.chunker.chunks;
         s.bitrate_kbps = c.meter.kbps;
+        s.egress_kbps = c.egress.kbps;
         s.peers = self
             .sessions
             .iter()
@@ -590,6 +596,7 @@ impl Root {
         .emit(buf)
         .ok()?;
         s.down.sent(len);
+        c.egress.add(self.now, len);
         c.stats.chunks_out += 1;
         c.stats.bytes_out += len as u64;
         if !is_seed {

@@ -143,8 +143,11 @@ fn every_board_profile_and_example_parses() {
     for e in std::fs::read_dir(format!("{top}/board")).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "conf") {
-            let c = run(&format!("peer --root 192.0.2.1:7000 --channel demo --board {}", p.display()))
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let c = run(&format!(
+                "peer --root 192.0.2.1:7000 --channel demo --board {}",
+                p.display()
+            ))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             assert!(c.board.is_some());
             n += 1;
         }
@@ -155,7 +158,11 @@ fn every_board_profile_and_example_parses() {
     // The example peer config names a board profile relative to the repository root.
     let text = std::fs::read_to_string(format!("{top}/examples/peer.conf")).unwrap();
     let tmp = std::env::temp_dir().join(format!("tvmesh-peer-example-{}.conf", std::process::id()));
-    std::fs::write(&tmp, text.replace("board = board/", &format!("board = {top}/board/"))).unwrap();
+    std::fs::write(
+        &tmp,
+        text.replace("board = board/", &format!("board = {top}/board/")),
+    )
+    .unwrap();
     let peer = run(&format!("--config {}", tmp.display()));
     std::fs::remove_file(&tmp).unwrap();
     assert!(matches!(peer.unwrap().role, Role::Peer { .. }));
