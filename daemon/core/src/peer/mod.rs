@@ -74,7 +74,8 @@ pub struct PeerConfig {
     pub tick: Duration,
     /// Wait this long after a gap appears before requesting it.
     pub nack_delay: Duration,
-    /// Request a still-missing chunk again after this long.
+    /// Request a still-missing chunk again after this long, doubling for each further retry
+    /// (round trips through loaded uplinks can exceed it; a fixed interval would feed a storm).
     pub nack_retry: Duration,
     /// Ask the root for a chunk no partner has, this long after it went missing.
     pub urgent_after: Duration,
@@ -221,6 +222,8 @@ pub struct PeerStats {
     pub joins: u64,
     /// Parent changes.
     pub parent_switches: u64,
+    /// Why parents were dropped or refused: [refused or gone, quiet, behind the freshest, backlogged].
+    pub parent_drops: [u64; 4],
     /// Stream rate announced by the root.
     pub bitrate_kbps: u32,
 }
@@ -230,6 +233,8 @@ struct Miss {
     seq: u64,
     since: Instant,
     last_req: Option<Instant>,
+    /// Requests sent so far: each retry waits twice as long as the one before.
+    tries: u8,
 }
 
 /// Who feeds a substream.
@@ -741,6 +746,7 @@ impl Peer {
                 seq,
                 since: now,
                 last_req: None,
+                tries: 0,
             });
             // miss_lo: no open miss lies below it (a hint for the repair scan).
             self.miss_lo = self.miss_lo.max(self.play).min(seq);
@@ -905,6 +911,7 @@ impl Peer {
             }
         }
         let want_peers = self.wants_peers(now);
+        let spare = self.has_spare_upload();
         match self.state {
             State::Joining {
                 nonce,
@@ -948,6 +955,10 @@ impl Peer {
                         crate::wire::FLAG_WANT_PEERS
                     } else {
                         0
+                    } | if spare {
+                        crate::wire::FLAG_SPARE_UPLOAD
+                    } else {
+                        0
                     };
                     if want_peers {
                         self.last_peers_ask = Some(now);
@@ -977,11 +988,18 @@ impl Peer {
 
     /// Whether to ask for more peer addresses now.
     fn wants_peers(&self, now: Instant) -> bool {
-        self.partners() < self.cfg.max_partners.div_ceil(2)
-            && self.n_candidates < 4
-            && self
-                .last_peers_ask
-                .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(5))
+        let since = |d: u64| {
+            self.last_peers_ask
+                .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(d))
+        };
+        // Few partners, or partners that cannot feed every substream: look for more.
+        (self.partners() < self.cfg.max_partners.div_ceil(2) && self.n_candidates < 4 && since(5))
+            || (self.starving() && self.n_candidates < 2 && since(2))
+    }
+
+    /// Some substream has no parent.
+    fn starving(&self) -> bool {
+        self.chan.is_some() && self.parents.contains(&Parent::None)
     }
 
     /// Opens an output (e.g. an HTTP viewer); it starts at the latest key frame.

@@ -10,14 +10,14 @@ use crate::wire::{bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, MAX_
 const HELLOS_PER_TICK: usize = 2;
 /// HELLO attempts before a candidate is given up.
 const HELLO_TRIES: u8 = 3;
-/// A parent this many chunks behind the freshest partner in its substream is replaced.
-const LAG_SWITCH: u64 = 64;
+/// A parent this far behind the freshest partner in its substream (or holding this much it has
+/// not passed on) is replaced. Partners at different depths of the mesh differ by a few hundred
+/// milliseconds normally, so this is well above that.
+const LAG_SWITCH: Duration = Duration::from_millis(1500);
 /// Least time between two changes of one substream's parent.
-const SWITCH_HOLD: Duration = Duration::from_millis(1000);
+const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
 const CATCH_UP_PUSH: u64 = 16;
-/// Chunks `mark_behind` may mark missing per substream per tick.
-const MARK_PER_TICK: u64 = 64;
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
 /// whose members filled their tables with each other; the tick prunes back to the limit.
 const INBOUND_SLACK: usize = 2;
@@ -163,6 +163,7 @@ impl Peer {
                 self.partners[i].last_heard = now;
                 for s in 0..SUBSTREAMS {
                     if refused & (1 << s) != 0 {
+                        self.stats.parent_drops[0] += 1;
                         self.partners[i].refused_until[s] = now + Duration::from_secs(3);
                         if self.parents[s] == Parent::Partner(token) {
                             self.parents[s] = Parent::None;
@@ -254,7 +255,14 @@ impl Peer {
         let rate = u64::from(kbps) * 1000;
         // One substream costs a quarter of the stream plus headers (~2%).
         let per = rate / SUBSTREAMS as u64 * 102 / 100;
-        ((self.ledbat.rate_bps() / per.max(1)) as u32).min(self.cfg.max_child_substreams)
+        // Keep 15% of the uplink for repairs and control.
+        ((self.ledbat.rate_bps() * 85 / 100 / per.max(1)) as u32).min(self.cfg.max_child_substreams)
+    }
+
+    /// Whether this box could take at least two more child substreams.
+    pub(super) fn has_spare_upload(&self) -> bool {
+        let served: u32 = self.partners.iter().map(|p| p.down.count()).sum();
+        served + 2 <= self.child_capacity()
     }
 
     /// If the delay controller cut the rate below what children take, drop one child substream.
@@ -334,6 +342,23 @@ impl Peer {
                 self.drop_partner(i);
             }
         }
+        // Starving with a full table: make room by dropping a partner that refuses us and is
+        // neither our parent nor our child, so a box with upload to spare can take its place.
+        if self.starving() && self.n_candidates > 0 && self.partners.len() >= self.cfg.max_partners
+        {
+            let parents = self.parents;
+            let victim = (0..self.partners.len()).find(|&i| {
+                let p = &self.partners[i];
+                p.up && p.down.mask == 0
+                    && !parents.contains(&Parent::Partner(p.token))
+                    && p.refused_until.iter().any(|&t| t > now)
+            });
+            if let Some(i) = victim {
+                let (a, t) = (self.partners[i].addr, self.partners[i].token);
+                self.ctrl.push((a, Ctrl::Leave { token: t }));
+                self.drop_partner(i);
+            }
+        }
         // Greet candidates while there is room; retry greetings not yet answered.
         let mut sent = 0;
         for i in 0..self.partners.len() {
@@ -373,7 +398,6 @@ impl Peer {
             }
         }
         self.choose_parents(now);
-        self.mark_behind(now);
         self.schedule_repairs(now);
     }
 
@@ -402,6 +426,7 @@ impl Peer {
         let mut changed_root = false;
         let mut changed = [0u32; SUBSTREAMS];
         let mut n_changed = 0;
+        let lag_switch = self.chunks_in(LAG_SWITCH);
         let freshest = |ps: &[Partner], s: usize| {
             ps.iter()
                 .filter(|p| p.up)
@@ -428,7 +453,10 @@ impl Peer {
                     hold || !quiet
                 }
                 Parent::Partner(t) => match self.partners.iter().find(|p| p.token == t) {
-                    None => false,
+                    None => {
+                        self.stats.parent_drops[0] += 1;
+                        false
+                    }
                     Some(p) => {
                         let quiet = others_ahead
                             && p.last_chunk[s]
@@ -436,9 +464,17 @@ impl Peer {
                                     now.saturating_since(t)
                                 })
                                 > self.cfg.parent_timeout;
-                        let behind = p.sub_top[s] + LAG_SWITCH < freshest(&self.partners, s);
+                        let behind = p.sub_top[s] + lag_switch < freshest(&self.partners, s);
                         // Holds the live edge but does not pass it on: its uplink is saturated.
-                        let backlogged = p.sub_top[s] > self.sub_seen[s].unwrap_or(0) + LAG_SWITCH;
+                        let backlogged = p.sub_top[s] > self.sub_seen[s].unwrap_or(0) + lag_switch;
+                        if !hold {
+                            for (k, why) in [quiet, behind, backlogged].into_iter().enumerate() {
+                                if why {
+                                    self.stats.parent_drops[k + 1] += 1;
+                                    break;
+                                }
+                            }
+                        }
                         hold || !(quiet || behind || backlogged)
                     }
                 },
@@ -517,30 +553,14 @@ impl Peer {
         }
     }
 
-    /// When partners hold chunks of a substream well beyond what we received of it, the ones in
-    /// between are missing even though no later chunk of ours reveals the gap. Bounded per tick.
-    fn mark_behind(&mut self, now: Instant) {
-        for s in 0..SUBSTREAMS {
-            let top = self
-                .partners
-                .iter()
-                .filter(|p| p.up)
-                .map(|p| p.sub_top[s])
-                .max()
-                .unwrap_or(0);
-            let mine = self.sub_seen[s].unwrap_or_else(|| {
-                crate::upload::first_in(s, self.play).saturating_sub(SUBSTREAMS as u64)
-            });
-            if top <= mine + LAG_SWITCH {
-                continue;
-            }
-            let mut m = (mine + SUBSTREAMS as u64).max(crate::upload::first_in(s, self.play));
-            let end = top.saturating_sub(LAG_SWITCH / 2).min(m + MARK_PER_TICK);
-            while m < end {
-                self.mark_missing(m, now);
-                m += SUBSTREAMS as u64;
-            }
-        }
+    /// How many chunks the stream carries in `d` (from the measured rate; 8 Mbit/s if unknown).
+    pub(super) fn chunks_in(&self, d: Duration) -> u64 {
+        let kbps = if self.stats.bitrate_kbps == 0 {
+            8000
+        } else {
+            u64::from(self.stats.bitrate_kbps)
+        };
+        (kbps * 1000 / 8 * d.as_millis() as u64 / 1000 / crate::chunk::CHUNK_MAX as u64).max(8)
     }
 
     pub(super) fn mask_of(&self, parent: Parent) -> u8 {
@@ -576,21 +596,43 @@ impl Peer {
             lowest_open.get_or_insert(seq);
             let due = match m.last_req {
                 None => now.saturating_since(m.since) >= self.cfg.nack_delay,
-                Some(t) => now.saturating_since(t) >= self.cfg.nack_retry,
+                Some(t) => {
+                    now.saturating_since(t) >= self.cfg.nack_retry * (1u32 << m.tries.min(4))
+                }
             };
             if !due || seq - rbase >= (MAX_MAP * 8) as u64 {
                 continue;
             }
-            // Any partner that shows the chunk, starting at a random one: a backlog spreads over
-            // every holder's uplink instead of queueing at one.
+            // The substream's parent holds a chunk it already pushed past (it pushes in order),
+            // even before its next buffer map says so: a chunk lost on the way is asked there.
+            // The root as that parent answers from its pool without touching its repair budget.
+            let s = substream(seq);
+            let parent = match self.parents[s] {
+                Parent::Partner(t) => self
+                    .partners
+                    .iter()
+                    .position(|p| p.token == t && p.up && (p.has(seq) || p.sub_top[s] > seq)),
+                _ => None,
+            };
+            let root_parent =
+                self.parents[s] == Parent::Root && self.sub_seen[s].is_some_and(|t| t > seq);
+            // Otherwise any partner that shows it, starting at a random one: a backlog spreads
+            // over every holder's uplink instead of queueing at one.
             let k = self.rng.next_u64() as usize;
-            let holder = (0..n)
-                .map(|j| (j + k) % n)
-                .find(|&j| self.partners[j].up && self.partners[j].has(seq));
+            let holder = parent.or_else(|| {
+                (0..n)
+                    .map(|j| (j + k) % n)
+                    .find(|&j| self.partners[j].up && self.partners[j].has(seq))
+            });
             let up_partners = self.partners.iter().any(|p| p.up);
             let dest = match holder {
                 Some(j) if j < 8 => j,
-                _ if !up_partners || now.saturating_since(m.since) >= self.cfg.urgent_after => 8,
+                _ if root_parent
+                    || !up_partners
+                    || now.saturating_since(m.since) >= self.cfg.urgent_after =>
+                {
+                    8
+                }
                 _ => continue,
             };
             let bit = (seq - rbase) as usize;
@@ -598,6 +640,9 @@ impl Peer {
             lens[dest] = lens[dest].max(bit / 8 + 1);
             used[dest] = true;
             if let Some(e) = self.miss[idx].as_mut() {
+                if e.last_req.is_some() {
+                    e.tries = e.tries.saturating_add(1);
+                }
                 e.last_req = Some(now);
             }
             self.stats.requested_chunks += 1;

@@ -25,7 +25,10 @@ use crate::ring::{Ring, Rng};
 use crate::time::{earliest, Instant};
 use crate::ts::sync::Framer;
 use crate::upload::{substream, Budget, Downstream, ALL, SUBSTREAMS};
-use crate::wire::{self, Message, NakReason, WireError, FLAG_REACHABLE, FLAG_WANT_PEERS, MAX_NAME};
+use crate::wire::{
+    self, Message, NakReason, WireError, FLAG_REACHABLE, FLAG_SPARE_UPLOAD, FLAG_WANT_PEERS,
+    MAX_NAME,
+};
 use crate::Transmit;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -229,6 +232,8 @@ struct Session {
     token: u32,
     validated: bool,
     reachable: bool,
+    /// The box said it has upload to spare (last KEEPALIVE).
+    spare: bool,
     upload_kbps: u32,
     group: Option<u16>,
     next_same_addr: u32,

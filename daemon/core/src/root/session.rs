@@ -171,6 +171,9 @@ impl Root {
                     ));
                     return;
                 };
+                if let Some(s) = self.sessions[i as usize].as_mut() {
+                    s.spare = flags & FLAG_SPARE_UPLOAD != 0;
+                }
                 if flags & FLAG_WANT_PEERS != 0 {
                     self.replies.push((from, Reply::Peers { session: i }));
                 }
@@ -254,6 +257,7 @@ impl Root {
             token,
             validated: false,
             reachable: flags & FLAG_REACHABLE != 0,
+            spare: false,
             upload_kbps,
             group: tracker::group_of(&self.cfg.groups, from.ip()),
             next_same_addr,
@@ -539,11 +543,9 @@ impl Root {
         let n = self.sessions.len();
         let probes = if n <= SCAN_ALL { n } else { PROBES };
         let start = (self.rng.next_u64() % n as u64) as usize;
-        let mut others = Sample::new();
+        // Group members first, then the rest; within each, boxes with upload to spare first.
+        let mut classes = [Sample::new(), Sample::new(), Sample::new(), Sample::new()];
         for k in 0..probes {
-            if out.full() {
-                break;
-            }
             let j = if n <= SCAN_ALL {
                 (start + k) % n
             } else {
@@ -555,15 +557,20 @@ impl Root {
             if j == i || s.channel != ch || !s.validated || !s.reachable || s.addr == addr {
                 continue;
             }
-            if group.is_some() && s.group == group {
-                out.add(s.addr, flags(s));
-            } else {
-                others.add(s.addr, flags(s));
-            }
+            let same_group = group.is_some() && s.group == group;
+            let class = match (same_group, s.spare) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            };
+            classes[class].add(s.addr, flags(s));
         }
-        for &(a, f) in others.as_slice() {
-            if !out.add(a, f) {
-                break;
+        for c in &classes {
+            for &(a, f) in c.as_slice() {
+                if !out.add(a, f) {
+                    return out;
+                }
             }
         }
         out

@@ -9,7 +9,7 @@
 //! | 0x01 | JOIN      | box → root  | nonce u32, flags u16, upload_kbps u32, name_len u8, name |
 //! | 0x02 | JOIN_ACK  | root → box  | nonce u32, token u32, live_seq u64, rap_seq u64, bitrate_kbps u32, now_ms u32, flags u16 |
 //! | 0x03 | JOIN_NAK  | root → box  | nonce u32, reason u8 |
-//! | 0x04 | KEEPALIVE | box → root  | token u32, want_seq u64, flags u8 (bit 0: send me peers) |
+//! | 0x04 | KEEPALIVE | box → root  | token u32, want_seq u64, flags u8 (bit 0: send me peers; bit 1: I have upload to spare) |
 //! | 0x05 | LEAVE     | box → any   | token u32 |
 //! | 0x06 | PEERS     | root/box → box | count u8, count × (family u8 = 4/6, addr 4/16, port u16, flags u8) |
 //! | 0x07 | HELLO     | box → box   | nonce u32, flags u16, upload_kbps u32 |
@@ -55,6 +55,8 @@ pub const MAX_PEERS: usize = 16;
 
 /// KEEPALIVE / MAP flag: please send me peer addresses.
 pub const FLAG_WANT_PEERS: u8 = 0x01;
+/// KEEPALIVE flag: this box has upload to spare for more children (the tracker offers it first).
+pub const FLAG_SPARE_UPLOAD: u8 = 0x02;
 /// HELLO / JOIN flag: this box accepts partnerships it did not start (reachable inbound).
 pub const FLAG_REACHABLE: u16 = 0x0001;
 

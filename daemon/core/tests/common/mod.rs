@@ -51,6 +51,8 @@ pub struct Sim {
     pub root: Root,
     pub boxes: Vec<Peer>,
     pub latency: Duration,
+    /// Extra one-way latency per address pair, 0..jitter_ms (fixed per pair, seeded by addresses).
+    pub jitter_ms: u64,
     /// Loss probability in parts per million, per datagram.
     pub loss_ppm: u32,
     pub rng: Rng,
@@ -73,7 +75,7 @@ pub struct Sim {
 
 pub fn root_config() -> RootConfig {
     RootConfig {
-        max_sessions: 64,
+        max_sessions: 256,
         pool_bytes: 4 << 20,
         first_seq: 1_000_000,
         seed: 7,
@@ -108,6 +110,7 @@ impl Sim {
             root,
             boxes: peers,
             latency: Duration::from_millis(20),
+            jitter_ms: 0,
             loss_ppm: 0,
             rng: Rng::new(42),
             net: BinaryHeap::new(),
@@ -139,7 +142,20 @@ impl Sim {
             return;
         }
         self.n += 1;
-        let at = (self.now + self.latency).as_micros();
+        let pair = u64::from(from.port())
+            ^ (u64::from(to.port()) << 16)
+            ^ match (from.ip(), to.ip()) {
+                (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+                    u64::from(u32::from(a)) ^ (u64::from(u32::from(b)) << 7)
+                }
+                _ => 0,
+            };
+        let jitter = if self.jitter_ms == 0 {
+            0
+        } else {
+            pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40
+        } % self.jitter_ms.max(1);
+        let at = (self.now + self.latency + Duration::from_millis(jitter)).as_micros();
         self.net.push(Reverse(InFlight {
             at,
             seq: self.n,
@@ -188,9 +204,7 @@ impl Sim {
             steps += 1;
             assert!(steps < 10_000_000, "bounded");
             let mut next = until;
-            if self.source_pos < self.source.len() {
-                next = next.min(self.next_source);
-            }
+            next = next.min(self.next_source);
             if let Some(Reverse(f)) = self.net.peek() {
                 next = next.min(Instant::from_micros(f.at));
             }
@@ -206,7 +220,12 @@ impl Sim {
                 }
             }
             self.now = next.max(self.now);
-            if self.source_pos < self.source.len() && self.now >= self.next_source {
+            if self.now >= self.next_source {
+                if self.source_pos >= self.source.len() {
+                    // Loop the sample, as a file source does.
+                    self.source_pos = 0;
+                    self.root.source_discontinuity(0);
+                }
                 let end = (self.source_pos + SOURCE_BYTES).min(self.source.len());
                 let chunk = self.source[self.source_pos..end].to_vec();
                 self.root.handle_source(self.now, 0, &chunk);
