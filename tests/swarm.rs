@@ -592,7 +592,8 @@ fn swarm_24_boxes_60s() {
         "boxes got {from_peers} B from peers, not more than {from_root} B from the root"
     );
 
-    // Every sink decodes: a key frame first, no errors, and as many frames as the time it played.
+    // Every sink decodes: a key frame first, no errors unless chunks were lost, and as many
+    // frames as the time it played.
     let mut bad = Vec::new();
     for ((i, n, lo, hi), (keys, errors, _)) in frame_checks.iter().zip(&probes) {
         let lag = c(snaps[*i].as_ref().unwrap(), "lag_ms");
@@ -605,9 +606,12 @@ fn swarm_24_boxes_60s() {
                 "box{i}: the first decoded video frame is not a key frame"
             ));
         }
-        if !errors.trim().is_empty() {
+        // A box that lost chunks (allowed up to 0.5% by the continuity target) shows the decoder
+        // concealing them; a box that lost nothing must decode without a single error.
+        let lost = c(snaps[*i].as_ref().unwrap(), "lost");
+        if !errors.trim().is_empty() && lost == 0 {
             bad.push(format!(
-                "box{i}: ffprobe reported errors:\n{}",
+                "box{i}: lost no chunk, yet ffprobe reported errors:\n{}",
                 errors.trim()
             ));
         }

@@ -725,7 +725,12 @@ impl Peer {
     fn measure_rate(&mut self, now: Instant, bytes: usize) {
         let (start, n) = self.rate_window;
         let el = now.saturating_since(start);
-        if el >= Duration::from_secs(2) {
+        // The first estimate comes quickly (capacity decisions wait on it); later ones average
+        // over 2 s.
+        let first = self.stats.bitrate_kbps == 0
+            && el >= Duration::from_millis(500)
+            && n >= 16 * crate::chunk::CHUNK_MAX as u64;
+        if first || el >= Duration::from_secs(2) {
             let kbps = (n * 8 / el.as_millis().max(1) as u64) as u32;
             if kbps > 0 {
                 self.stats.bitrate_kbps = kbps;
