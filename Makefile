@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo test test-rust lint deps bench sample clean
+.PHONY: all build demo test test-rust lint deps bench sample clean sim sim-100k
 
 all: build
 
@@ -43,3 +43,15 @@ clean:
 	$(CARGO) clean
 
 -include cross/cross.mk
+
+# The swarm simulator's standard scenarios (issue 4): CSV, SVG plot and summary per run under
+# target/sim/. 100,000 viewers takes ~16 min and ~12 GiB: `make sim-100k`.
+sim:
+	$(CARGO) build --release -p tvmesh-sim
+	target/release/tvmesh-sim --scenario standard --viewers 1000 --duration 60 --out target/sim/standard-1000
+	target/release/tvmesh-sim --scenario standard --viewers 10000 --duration 60 --out target/sim/standard-10000
+	@echo "plots: target/sim/standard-*/plot.svg; 100,000 viewers: make sim-100k"
+
+sim-100k:
+	$(CARGO) build --release -p tvmesh-sim
+	target/release/tvmesh-sim --scenario standard --viewers 100000 --duration 60 --out target/sim/standard-100000

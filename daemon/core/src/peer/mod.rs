@@ -732,9 +732,11 @@ impl Peer {
             && n >= 16 * crate::chunk::CHUNK_MAX as u64;
         if first || el >= Duration::from_secs(2) {
             let kbps = (n * 8 / el.as_millis().max(1) as u64) as u32;
-            if kbps > 0 {
-                self.stats.bitrate_kbps = kbps;
-            }
+            // A box that falls behind receives slower than real time; taking that as the stream
+            // rate would make each child substream look cheaper and invite overload. So the
+            // figure rises at once and decays only slowly (about 5% per window).
+            let decayed = self.stats.bitrate_kbps - self.stats.bitrate_kbps / 20;
+            self.stats.bitrate_kbps = kbps.max(decayed);
             self.rate_window = (now, bytes as u64);
         } else {
             self.rate_window.1 = n + bytes as u64;
