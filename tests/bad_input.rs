@@ -14,19 +14,7 @@ fn garbage_everywhere_then_stream_still_plays() {
     let (src, data, root_http, box_http, box_data) =
         (udp_port(), udp_port(), tcp_port(), tcp_port(), udp_port());
     let out = dir.join("out.ts");
-    let mut root = Daemon::start(
-        &[
-            "root",
-            "--listen",
-            &format!("127.0.0.1:{data}"),
-            "--http",
-            &format!("127.0.0.1:{root_http}"),
-            "--channel",
-            &format!("name=demo,source=udp://127.0.0.1:{src}"),
-        ],
-        &dir.join("root.log"),
-    );
-    wait_for(Duration::from_secs(10), "root status", || status(root_http));
+    let mut root = start_udp_root(&dir, src, data, root_http);
     let mut peer = Daemon::start(
         &[
             "peer",

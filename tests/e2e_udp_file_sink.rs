@@ -11,19 +11,7 @@ fn udp_source_to_file_sink_decodes() {
     let dir = scratch("udp-file");
     let (src, data, root_http, box_http) = (udp_port(), udp_port(), tcp_port(), tcp_port());
     let out = dir.join("out.ts");
-    let mut root = Daemon::start(
-        &[
-            "root",
-            "--listen",
-            &format!("127.0.0.1:{data}"),
-            "--http",
-            &format!("127.0.0.1:{root_http}"),
-            "--channel",
-            &format!("name=demo,source=udp://127.0.0.1:{src}"),
-        ],
-        &dir.join("root.log"),
-    );
-    wait_for(Duration::from_secs(10), "root status", || status(root_http));
+    let mut root = start_udp_root(&dir, src, data, root_http);
     let mut peer = Daemon::start(
         &[
             "peer",

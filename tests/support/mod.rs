@@ -302,3 +302,22 @@ pub fn probe_live_recording(path: &Path) -> (Vec<bool>, String, usize) {
     let _ = std::fs::remove_file(&prefix);
     (keys, errors, packets.len())
 }
+
+/// Starts a root whose channel `demo` is fed over UDP on `src`, with its data port `data` and
+/// status page `http`, and waits (bounded) until its status page answers.
+pub fn start_udp_root(dir: &Path, src: u16, data: u16, http: u16) -> Daemon {
+    let root = Daemon::start(
+        &[
+            "root",
+            "--listen",
+            &format!("127.0.0.1:{data}"),
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--channel",
+            &format!("name=demo,source=udp://127.0.0.1:{src}"),
+        ],
+        &dir.join("root.log"),
+    );
+    wait_for(Duration::from_secs(10), "root status", || status(http));
+    root
+}

@@ -54,6 +54,26 @@ impl<T> Ring<T> {
     }
 }
 
+/// Rate limit for reporting a recurring problem (bad datagrams): at most one report per second.
+#[derive(Clone, Debug, Default)]
+pub struct ReportLimit {
+    last: Option<crate::time::Instant>,
+}
+
+impl ReportLimit {
+    /// Whether a report is due now (and, if so, records it).
+    pub fn due(&mut self, now: crate::time::Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|t| now.saturating_since(t) < core::time::Duration::from_secs(1))
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+}
+
 /// splitmix64: a tiny seeded generator for tokens and nonces (not for secrets).
 #[derive(Clone, Debug)]
 pub struct Rng(u64);

@@ -24,7 +24,7 @@ mod sched;
 
 use crate::output::{OutputId, OutputStats, Outputs};
 use crate::pool::{ChunkPool, PoolError};
-use crate::ring::{Ring, Rng};
+use crate::ring::{ReportLimit, Ring, Rng};
 use crate::time::{earliest, Instant};
 use crate::upload::{substream, Budget, Ledbat, SUBSTREAMS};
 use crate::wire::{Message, NakReason, WireError, MAX_MAP, MAX_NAME};
@@ -326,7 +326,7 @@ pub struct Peer {
     ctrl: Ring<(SocketAddr, Ctrl)>,
     rng: Rng,
     events: Ring<PeerEvent>,
-    last_bad_report: Option<Instant>,
+    bad_reports: ReportLimit,
     now: Instant,
     started: Instant,
     next_tick: Instant,
@@ -397,7 +397,7 @@ impl Peer {
             highest: None,
             rng,
             events: Ring::new(EVENT_CAP),
-            last_bad_report: None,
+            bad_reports: ReportLimit::default(),
             now,
             started: now,
             next_tick: now,
@@ -500,16 +500,10 @@ impl Peer {
             Ok(m) => m,
             Err(error) => {
                 self.stats.bad_datagrams += 1;
-                if self
-                    .last_bad_report
-                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
-                {
-                    self.last_bad_report = Some(now);
-                    self.events.push(PeerEvent::BadDatagram {
-                        from,
-                        error,
-                        total: self.stats.bad_datagrams,
-                    });
+                if self.bad_reports.due(now) {
+                    let total = self.stats.bad_datagrams;
+                    self.events
+                        .push(PeerEvent::BadDatagram { from, error, total });
                 }
                 return;
             }

@@ -21,7 +21,7 @@ pub mod tracker;
 
 use crate::chunker::{Chunker, ChunkerStats};
 use crate::pool::{ChunkPool, PoolError};
-use crate::ring::{Ring, Rng};
+use crate::ring::{ReportLimit, Ring, Rng};
 use crate::time::{earliest, Instant};
 use crate::ts::sync::Framer;
 use crate::upload::{substream, Budget, Downstream, ALL, SUBSTREAMS};
@@ -273,7 +273,7 @@ pub struct Root {
     rr: usize,
     now: Instant,
     next_expiry: Instant,
-    last_bad_report: Option<Instant>,
+    bad_reports: ReportLimit,
     stats: RootStats,
 }
 

@@ -60,7 +60,7 @@ impl Root {
             rr: 0,
             now,
             next_expiry: now + Duration::from_secs(1),
-            last_bad_report: None,
+            bad_reports: ReportLimit::default(),
             stats: RootStats::default(),
         })
     }
@@ -137,16 +137,10 @@ impl Root {
             Ok(m) => m,
             Err(error) => {
                 self.stats.bad_datagrams += 1;
-                if self
-                    .last_bad_report
-                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
-                {
-                    self.last_bad_report = Some(now);
-                    self.events.push(RootEvent::BadDatagram {
-                        from,
-                        error,
-                        total: self.stats.bad_datagrams,
-                    });
+                if self.bad_reports.due(now) {
+                    let total = self.stats.bad_datagrams;
+                    self.events
+                        .push(RootEvent::BadDatagram { from, error, total });
                 }
                 return;
             }
