@@ -20,14 +20,19 @@
 //! backwards within a stream epoch.
 
 mod partner;
+mod play;
 mod sched;
+mod serve;
+mod types;
+
+pub use types::{PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
 
 use crate::output::{OutputId, OutputStats, Outputs};
-use crate::pool::{ChunkPool, PoolError};
+use crate::pool::ChunkPool;
 use crate::ring::{ReportLimit, Ring, Rng};
 use crate::time::{earliest, Instant};
 use crate::upload::{substream, Budget, Ledbat, SUBSTREAMS};
-use crate::wire::{Message, NakReason, WireError, MAX_MAP, MAX_NAME};
+use crate::wire::{Message, NakReason, MAX_MAP, MAX_NAME};
 use crate::Transmit;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -42,191 +47,6 @@ const CTRL_CAP: usize = 64;
 const EVENT_CAP: usize = 32;
 /// Peer addresses remembered for greeting.
 const CANDIDATES: usize = 32;
-
-/// Capacities and timings of a box, from config and board profile.
-#[derive(Clone, Debug)]
-pub struct PeerConfig {
-    /// Pool memory in bytes (the board's stream budget).
-    pub pool_bytes: usize,
-    /// Keep chunk metadata only, not payload (the simulator's 100,000 boxes; outputs read zeros).
-    pub metadata_only: bool,
-    /// Outputs: 1 for the decoder sink plus the HTTP viewers allowed.
-    pub outputs: usize,
-    /// How far (in chunks) an output may lag the play head before it skips to a key frame.
-    pub output_queue_chunks: u64,
-    /// Partners kept at most.
-    pub max_partners: usize,
-    /// Upload cap in kbit/s (0: none; LEDBAT still limits by delay).
-    pub upload_kbps: u32,
-    /// Whether others can start a partnership with this box (no NAT in the way).
-    pub reachable: bool,
-    /// Substreams this box serves to children when its upload is uncapped.
-    pub max_child_substreams: u32,
-    /// First JOIN retry interval; doubles up to `join_retry_max`.
-    pub join_retry: Duration,
-    /// Longest JOIN retry interval.
-    pub join_retry_max: Duration,
-    /// KEEPALIVE interval (to the root).
-    pub keepalive: Duration,
-    /// Buffer-map interval (to each partner; also their keepalive).
-    pub map_interval: Duration,
-    /// Scheduler tick: parent choice, repairs, partner upkeep.
-    pub tick: Duration,
-    /// Wait this long after a gap appears before requesting it.
-    pub nack_delay: Duration,
-    /// Request a still-missing chunk again after this long, doubling for each further retry
-    /// (round trips through loaded uplinks can exceed it; a fixed interval would feed a storm).
-    pub nack_retry: Duration,
-    /// Ask the root for a chunk no partner has, this long after it went missing.
-    pub urgent_after: Duration,
-    /// Give a missing chunk up this long after its gap appeared.
-    pub give_up: Duration,
-    /// A chunk played further than this behind the source is late: it counts against continuity.
-    pub late_after: Duration,
-    /// A parent that sent nothing of its substream for this long is replaced.
-    pub parent_timeout: Duration,
-    /// A partner not heard from for this long is dropped.
-    pub partner_timeout: Duration,
-    /// No chunk at all for this long while playing: join again.
-    pub stall_timeout: Duration,
-    /// Seed for nonces and choices.
-    pub seed: u64,
-}
-
-impl Default for PeerConfig {
-    fn default() -> Self {
-        PeerConfig {
-            pool_bytes: 2 << 20,
-            metadata_only: false,
-            outputs: 5,
-            output_queue_chunks: 512,
-            max_partners: 6,
-            upload_kbps: 0,
-            reachable: true,
-            max_child_substreams: 24,
-            join_retry: Duration::from_millis(250),
-            join_retry_max: Duration::from_secs(4),
-            keepalive: Duration::from_secs(1),
-            map_interval: Duration::from_millis(500),
-            tick: Duration::from_millis(50),
-            nack_delay: Duration::from_millis(20),
-            nack_retry: Duration::from_millis(150),
-            urgent_after: Duration::from_millis(300),
-            give_up: Duration::from_millis(1500),
-            late_after: Duration::from_secs(4),
-            parent_timeout: Duration::from_millis(1000),
-            partner_timeout: Duration::from_secs(3),
-            stall_timeout: Duration::from_secs(3),
-            seed: 1,
-        }
-    }
-}
-
-/// Why a box could not be built.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PeerError {
-    /// Channel name empty or longer than 64 bytes.
-    ChannelName,
-    /// Pool budget too small.
-    Pool(PoolError),
-}
-
-/// Where the box is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PeerState {
-    /// Asking the root for the channel.
-    Joining,
-    /// Receiving the channel.
-    Playing,
-    /// The root refused; retrying slowly.
-    Refused(NakReason),
-}
-
-/// Something the shell may log or show (fields are named for what they hold).
-#[allow(missing_docs)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PeerEvent {
-    /// The root accepted the JOIN; play starts at `rap_seq`.
-    Joined {
-        channel: u16,
-        rap_seq: u64,
-        bitrate_kbps: u32,
-    },
-    /// The root refused the JOIN.
-    Refused { reason: NakReason },
-    /// Nothing arrived for `stall_timeout`: joining again.
-    Stalled,
-    /// The stream restarted with unrelated sequence numbers (root restart).
-    NewEpoch,
-    /// A partnership began or ended.
-    Partner { addr: SocketAddr, up: bool },
-    /// A datagram did not parse (at most once per second; `total` counts all).
-    BadDatagram {
-        from: SocketAddr,
-        error: WireError,
-        total: u64,
-    },
-}
-
-/// One partner as seen from this box.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct PartnerInfo {
-    /// Its address.
-    pub addr: SocketAddr,
-    /// Handshake complete.
-    pub up: bool,
-    /// Highest chunk it is known to hold.
-    pub top: u64,
-    /// Substreams it feeds us (mask).
-    pub feeds_us: u8,
-    /// Substreams we feed it (mask).
-    pub we_feed: u8,
-    /// Chunk bytes received from it.
-    pub bytes_from: u64,
-    /// Chunk bytes sent to it.
-    pub bytes_to: u64,
-}
-
-/// Counters for the status page.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct PeerStats {
-    /// Chunks received and stored (duplicates excluded).
-    pub chunks_in: u64,
-    /// Payload bytes of those chunks.
-    pub bytes_in: u64,
-    /// Chunk bytes (datagrams) received from the root.
-    pub bytes_from_root: u64,
-    /// Chunk bytes (datagrams) received from partners.
-    pub bytes_from_peers: u64,
-    /// Chunk bytes (datagrams) sent to partners.
-    pub bytes_uploaded: u64,
-    /// Control bytes sent (everything but chunks).
-    pub control_bytes: u64,
-    /// Duplicate or out-of-window chunks.
-    pub duplicates: u64,
-    /// REQUEST datagrams sent.
-    pub requests: u64,
-    /// Chunk requests in them.
-    pub requested_chunks: u64,
-    /// Chunks the play head passed while present.
-    pub played: u64,
-    /// Chunks the play head gave up on.
-    pub lost: u64,
-    /// Chunks played later than `late_after` behind the source.
-    pub late: u64,
-    /// Datagrams that did not parse.
-    pub bad_datagrams: u64,
-    /// Datagrams from unexpected senders or of unexpected types.
-    pub ignored: u64,
-    /// Joins completed.
-    pub joins: u64,
-    /// Parent changes.
-    pub parent_switches: u64,
-    /// Why parents were dropped or refused: [refused or gone, quiet, behind the freshest, backlogged].
-    pub parent_drops: [u64; 4],
-    /// Stream rate announced by the root.
-    pub bitrate_kbps: u32,
-}
 
 #[derive(Copy, Clone, Debug)]
 struct Miss {
@@ -714,104 +534,6 @@ impl Peer {
         true
     }
 
-    /// The stream rate as received, over windows of at least 2 s (the root's figure is only a
-    /// hint: a box that joined before the root measured its source learns it here).
-    fn measure_rate(&mut self, now: Instant, bytes: usize) {
-        let (start, n) = self.rate_window;
-        let el = now.saturating_since(start);
-        // The first estimate comes quickly (capacity decisions wait on it); later ones average
-        // over 2 s.
-        let first = self.stats.bitrate_kbps == 0
-            && el >= Duration::from_millis(500)
-            && n >= 16 * crate::chunk::CHUNK_MAX as u64;
-        if first || el >= Duration::from_secs(2) {
-            let kbps = (n * 8 / el.as_millis().max(1) as u64) as u32;
-            // A box that falls behind receives slower than real time; taking that as the stream
-            // rate would make each child substream look cheaper and invite overload. So the
-            // figure rises at once and decays only slowly (about 5% per window).
-            let decayed = self.stats.bitrate_kbps - self.stats.bitrate_kbps / 20;
-            self.stats.bitrate_kbps = kbps.max(decayed);
-            self.rate_window = (now, bytes as u64);
-        } else {
-            self.rate_window.1 = n + bytes as u64;
-        }
-    }
-
-    fn mark_missing(&mut self, seq: u64, now: Instant) {
-        if self.pool.contains(seq) {
-            return;
-        }
-        let slot = &mut self.miss[(seq % MISS_WINDOW as u64) as usize];
-        if slot.is_none_or(|m| m.seq != seq) {
-            *slot = Some(Miss {
-                seq,
-                since: now,
-                last_req: None,
-                tries: 0,
-            });
-            // miss_lo: no open miss lies below it (a hint for the repair scan).
-            self.miss_lo = self.miss_lo.max(self.play).min(seq);
-        }
-    }
-
-    /// Forgets the stream and restarts at `seq` (outputs wait for the next key frame).
-    fn new_epoch(&mut self, seq: u64) {
-        if self.highest.is_some() {
-            self.events.push(PeerEvent::NewEpoch);
-        }
-        self.pool.clear();
-        self.miss.iter_mut().for_each(|m| *m = None);
-        self.sub_seen = [None; SUBSTREAMS];
-        self.play = seq;
-        self.miss_lo = seq;
-        self.highest = None;
-        self.outputs.restart_all(seq, &self.pool);
-    }
-
-    /// The play head passes `seq`, present or lost.
-    fn pass(&mut self, seq: u64) {
-        match self.pool.get(seq) {
-            Some(c) => {
-                self.stats.played += 1;
-                self.last_play_stamp = Some(c.info.stamp_ms);
-                if self
-                    .lag_ms()
-                    .is_some_and(|l| l > self.cfg.late_after.as_millis() as u64)
-                {
-                    self.stats.late += 1;
-                }
-            }
-            None => self.stats.lost += 1,
-        }
-        self.play = seq + 1;
-    }
-
-    /// Moves the play head over present chunks and given-up misses.
-    fn advance_play(&mut self, now: Instant) {
-        let Some(h) = self.highest else { return };
-        while self.play <= h {
-            if !self.pool.contains(self.play) {
-                let since = self.miss_entry(self.play).map(|m| m.since);
-                match since {
-                    Some(t) if now.saturating_since(t) >= self.cfg.give_up => {}
-                    Some(_) => break,
-                    None => {
-                        // Not yet known missing: if the stream is well past it, start the clock.
-                        if h >= self.play + 4 * SUBSTREAMS as u64 * 4 {
-                            self.mark_missing(self.play, now);
-                        }
-                        break;
-                    }
-                }
-            }
-            self.pass(self.play);
-        }
-    }
-
-    fn miss_entry(&self, seq: u64) -> Option<Miss> {
-        self.miss[(seq % MISS_WINDOW as u64) as usize].filter(|m| m.seq == seq)
-    }
-
     fn add_candidate(&mut self, a: SocketAddr, flags: u8) {
         if self.partners.iter().any(|p| p.addr == a)
             || self.candidates[..self.n_candidates]
@@ -1001,51 +723,5 @@ impl Peer {
     /// Some substream has no parent.
     fn starving(&self) -> bool {
         self.chan.is_some() && self.parents.contains(&Parent::None)
-    }
-
-    /// Opens an output (e.g. an HTTP viewer); it starts at the latest key frame.
-    pub fn output_open(&mut self) -> Option<OutputId> {
-        self.outputs.open()
-    }
-
-    /// Closes an output.
-    pub fn output_close(&mut self, id: OutputId) {
-        self.outputs.close(id);
-    }
-
-    /// Counters of an output.
-    pub fn output_stats(&self, id: OutputId) -> OutputStats {
-        self.outputs.stats(id)
-    }
-
-    /// The next bytes for output `id` (whole packets, in order), or `None` if nothing is ready.
-    pub fn output_peek(&mut self, id: OutputId) -> Option<&[u8]> {
-        self.outputs
-            .peek(id, &self.pool, self.play)
-            .filter(|b| !b.is_empty())
-    }
-
-    /// Output `id` wrote `n` bytes of what `output_peek` returned.
-    pub fn output_advance(&mut self, id: OutputId, n: usize) {
-        if n > 0 && id.0 == 0 && self.first_output.is_none() {
-            self.first_output = Some(self.now);
-        }
-        self.outputs.advance(id, &self.pool, n);
-    }
-
-    /// Continuity of output `id` in parts per million: chunks it was handed on time over chunks
-    /// the stream had since it started (lost, skipped and late chunks count against it); 0 before
-    /// the first chunk.
-    pub fn continuity_ppm(&self, id: OutputId) -> u32 {
-        let o = self.outputs.stats(id);
-        let bad = o.lost_chunks + o.skipped_chunks;
-        let total = o.chunks + bad;
-        if total == 0 {
-            // Nothing delivered yet is not continuity.
-            return 0;
-        }
-        // Chunks the play head passed late were handed out, but not on time.
-        let on_time = o.chunks.saturating_sub(self.stats.late);
-        (on_time * 1_000_000 / total) as u32
     }
 }

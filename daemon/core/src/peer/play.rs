@@ -1,0 +1,153 @@
+//! The play head and the outputs: what the box has in order, what it gives up, what it hands
+//! to its decoder sink and HTTP viewers, and how continuity is counted.
+//!
+//! Invariants: the play head only moves forward within an epoch; it passes a missing chunk only
+//! after `give_up`; outputs read the pool up to the play head (see `crate::output`).
+
+use super::*;
+
+impl Peer {
+    /// The stream rate as received, over windows of at least 2 s (the root's figure is only a
+    /// hint: a box that joined before the root measured its source learns it here).
+    pub(super) fn measure_rate(&mut self, now: Instant, bytes: usize) {
+        let (start, n) = self.rate_window;
+        let el = now.saturating_since(start);
+        // The first estimate comes quickly (capacity decisions wait on it); later ones average
+        // over 2 s.
+        let first = self.stats.bitrate_kbps == 0
+            && el >= Duration::from_millis(500)
+            && n >= 16 * crate::chunk::CHUNK_MAX as u64;
+        if first || el >= Duration::from_secs(2) {
+            let kbps = (n * 8 / el.as_millis().max(1) as u64) as u32;
+            // A box that falls behind receives slower than real time; taking that as the stream
+            // rate would make each child substream look cheaper and invite overload. So the
+            // figure rises at once and decays only slowly (about 5% per window).
+            let decayed = self.stats.bitrate_kbps - self.stats.bitrate_kbps / 20;
+            self.stats.bitrate_kbps = kbps.max(decayed);
+            self.rate_window = (now, bytes as u64);
+        } else {
+            self.rate_window.1 = n + bytes as u64;
+        }
+    }
+
+    pub(super) fn mark_missing(&mut self, seq: u64, now: Instant) {
+        if self.pool.contains(seq) {
+            return;
+        }
+        let slot = &mut self.miss[(seq % MISS_WINDOW as u64) as usize];
+        if slot.is_none_or(|m| m.seq != seq) {
+            *slot = Some(Miss {
+                seq,
+                since: now,
+                last_req: None,
+                tries: 0,
+            });
+            // miss_lo: no open miss lies below it (a hint for the repair scan).
+            self.miss_lo = self.miss_lo.max(self.play).min(seq);
+        }
+    }
+
+    /// Forgets the stream and restarts at `seq` (outputs wait for the next key frame).
+    pub(super) fn new_epoch(&mut self, seq: u64) {
+        if self.highest.is_some() {
+            self.events.push(PeerEvent::NewEpoch);
+        }
+        self.pool.clear();
+        self.miss.iter_mut().for_each(|m| *m = None);
+        self.sub_seen = [None; SUBSTREAMS];
+        self.play = seq;
+        self.miss_lo = seq;
+        self.highest = None;
+        self.outputs.restart_all(seq, &self.pool);
+    }
+
+    /// The play head passes `seq`, present or lost.
+    pub(super) fn pass(&mut self, seq: u64) {
+        match self.pool.get(seq) {
+            Some(c) => {
+                self.stats.played += 1;
+                self.last_play_stamp = Some(c.info.stamp_ms);
+                if self
+                    .lag_ms()
+                    .is_some_and(|l| l > self.cfg.late_after.as_millis() as u64)
+                {
+                    self.stats.late += 1;
+                }
+            }
+            None => self.stats.lost += 1,
+        }
+        self.play = seq + 1;
+    }
+
+    /// Moves the play head over present chunks and given-up misses.
+    pub(super) fn advance_play(&mut self, now: Instant) {
+        let Some(h) = self.highest else { return };
+        while self.play <= h {
+            if !self.pool.contains(self.play) {
+                let since = self.miss_entry(self.play).map(|m| m.since);
+                match since {
+                    Some(t) if now.saturating_since(t) >= self.cfg.give_up => {}
+                    Some(_) => break,
+                    None => {
+                        // Not yet known missing: if the stream is well past it, start the clock.
+                        if h >= self.play + 4 * SUBSTREAMS as u64 * 4 {
+                            self.mark_missing(self.play, now);
+                        }
+                        break;
+                    }
+                }
+            }
+            self.pass(self.play);
+        }
+    }
+
+    pub(super) fn miss_entry(&self, seq: u64) -> Option<Miss> {
+        self.miss[(seq % MISS_WINDOW as u64) as usize].filter(|m| m.seq == seq)
+    }
+
+    /// Opens an output (e.g. an HTTP viewer); it starts at the latest key frame.
+    pub fn output_open(&mut self) -> Option<OutputId> {
+        self.outputs.open()
+    }
+
+    /// Closes an output.
+    pub fn output_close(&mut self, id: OutputId) {
+        self.outputs.close(id);
+    }
+
+    /// Counters of an output.
+    pub fn output_stats(&self, id: OutputId) -> OutputStats {
+        self.outputs.stats(id)
+    }
+
+    /// The next bytes for output `id` (whole packets, in order), or `None` if nothing is ready.
+    pub fn output_peek(&mut self, id: OutputId) -> Option<&[u8]> {
+        self.outputs
+            .peek(id, &self.pool, self.play)
+            .filter(|b| !b.is_empty())
+    }
+
+    /// Output `id` wrote `n` bytes of what `output_peek` returned.
+    pub fn output_advance(&mut self, id: OutputId, n: usize) {
+        if n > 0 && id.0 == 0 && self.first_output.is_none() {
+            self.first_output = Some(self.now);
+        }
+        self.outputs.advance(id, &self.pool, n);
+    }
+
+    /// Continuity of output `id` in parts per million: chunks it was handed on time over chunks
+    /// the stream had since it started (lost, skipped and late chunks count against it); 0 before
+    /// the first chunk.
+    pub fn continuity_ppm(&self, id: OutputId) -> u32 {
+        let o = self.outputs.stats(id);
+        let bad = o.lost_chunks + o.skipped_chunks;
+        let total = o.chunks + bad;
+        if total == 0 {
+            // Nothing delivered yet is not continuity.
+            return 0;
+        }
+        // Chunks the play head passed late were handed out, but not on time.
+        let on_time = o.chunks.saturating_sub(self.stats.late);
+        (on_time * 1_000_000 / total) as u32
+    }
+}

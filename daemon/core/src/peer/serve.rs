@@ -1,0 +1,136 @@
+//! The box as a parent: which child substreams it admits, how many its uplink carries, and
+//! sending their chunks through the LEDBAT-controlled token bucket.
+//!
+//! Invariants: admitted substreams never exceed `child_capacity` (85% of the current upload rate
+//! in substream units) by more than one; a substream is never fed back to the partner that feeds
+//! it to us; every chunk sent passes the budget.
+
+use super::*;
+
+impl Peer {
+    /// Substreams of `mask` this box can serve to partner `i` (its current ones count as free).
+    pub(super) fn admit(&self, i: usize, mask: u8) -> u8 {
+        let cap = self.child_capacity();
+        let others: u32 = self
+            .partners
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, p)| p.down.count())
+            .sum();
+        let token = self.partners[i].token;
+        let mut accepted = 0u8;
+        let mut n = others;
+        for s in 0..SUBSTREAMS {
+            let bit = 1u8 << s;
+            // Never feed a substream back to the partner that feeds it to us.
+            if mask & bit == 0 || self.parents[s] == Parent::Partner(token) || n >= cap {
+                continue;
+            }
+            accepted |= bit;
+            n += 1;
+        }
+        accepted
+    }
+
+    /// Substreams this box can serve at its current upload rate.
+    pub(super) fn child_capacity(&self) -> u32 {
+        if self.cfg.upload_kbps == 0 && self.ledbat.rate_bps() >= 8_000_000 {
+            return self.cfg.max_child_substreams;
+        }
+        // Unknown rate (nothing measured yet): assume a generous 8 Mbit/s, so a box never
+        // promises more than it can carry.
+        let kbps = if self.stats.bitrate_kbps == 0 {
+            8000
+        } else {
+            self.stats.bitrate_kbps
+        };
+        let rate = u64::from(kbps) * 1000;
+        // One substream costs a quarter of the stream plus headers (~2%).
+        let per = rate / SUBSTREAMS as u64 * 102 / 100;
+        // Keep 15% of the uplink for repairs and control.
+        ((self.ledbat.rate_bps() * 85 / 100 / per.max(1)) as u32).min(self.cfg.max_child_substreams)
+    }
+
+    /// Whether this box could take at least two more child substreams.
+    pub(super) fn has_spare_upload(&self) -> bool {
+        let served: u32 = self.partners.iter().map(|p| p.down.count()).sum();
+        served + 2 <= self.child_capacity()
+    }
+
+    /// If the delay controller cut the rate below what children take, drop one child substream.
+    pub(super) fn shed_if_over(&mut self, _now: Instant) {
+        let served: u32 = self.partners.iter().map(|p| p.down.count()).sum();
+        if served <= self.child_capacity() + 1 {
+            return;
+        }
+        let Some(i) = (0..self.partners.len()).max_by_key(|&i| self.partners[i].down.count())
+        else {
+            return;
+        };
+        let p = &mut self.partners[i];
+        let top = (0..SUBSTREAMS)
+            .rev()
+            .find(|s| p.down.mask & (1 << s) != 0)
+            .unwrap_or(0);
+        let mask = p.down.mask & !(1 << top);
+        p.down.subscribe(mask, 0);
+        let (addr, token) = (p.addr, p.token);
+        self.ctrl.push((
+            addr,
+            Ctrl::SubAck {
+                token,
+                accepted: mask,
+                refused: 1 << top,
+            },
+        ));
+    }
+
+    /// Whether any child waits for a chunk.
+    pub(super) fn upload_pending(&self) -> bool {
+        self.partners
+            .iter()
+            .any(|p| p.up && p.down.pending(&self.pool))
+    }
+
+    /// The next chunk for a child, round-robin, within the upload budget.
+    pub(super) fn poll_upload(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let n = self.partners.len();
+        if n == 0 {
+            return None;
+        }
+        let channel = self.channel()?;
+        for k in 0..n {
+            let i = (self.rr + k) % n;
+            if !self.partners[i].up || !self.partners[i].down.pending(&self.pool) {
+                continue;
+            }
+            let Some(seq) = self.partners[i].down.next_chunk(&self.pool, self.play) else {
+                continue;
+            };
+            if !self.budget.take(now, crate::wire::MAX_DATAGRAM) {
+                // Out of budget: keep the chunk for the next chance.
+                self.partners[i].down.request(core::iter::once(seq));
+                return None;
+            }
+            let Some(c) = self.pool.get(seq) else {
+                continue;
+            };
+            let p = &mut self.partners[i];
+            let sent_us = now.as_micros() as u32;
+            let len = Message::Chunk {
+                channel,
+                info: c.info,
+                sent_us,
+                payload: c.payload,
+            }
+            .emit(buf)
+            .ok()?;
+            p.down.sent(len);
+            self.stats.bytes_uploaded += len as u64;
+            self.rr = (i + 1) % n;
+            return Some(Transmit { dst: p.addr, len });
+        }
+        None
+    }
+}
