@@ -35,6 +35,15 @@ impl Hist {
         self.over += 1;
     }
 
+    /// Adds another histogram's counts (same bins).
+    pub fn merge(&mut self, o: &Hist) {
+        for (a, b) in self.bins.iter_mut().zip(&o.bins) {
+            *a += b;
+        }
+        self.over += o.over;
+        self.n += o.n;
+    }
+
     /// Values added.
     pub fn count(&self) -> u64 {
         self.n

@@ -64,6 +64,8 @@ pub struct Net {
     pub root_batch_us: u64,
     /// Source feed interval (µs).
     pub feed_us: u64,
+    /// Steady state starts here (µs); chunk ages are recorded from then on.
+    pub steady_from_us: u64,
 }
 
 impl Net {
@@ -384,6 +386,7 @@ mod tests {
             threads: 1,
             root_batch_us: 0,
             feed_us: 5000,
+            steady_from_us: 0,
         }
     }
 

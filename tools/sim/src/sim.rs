@@ -174,6 +174,10 @@ struct Ctx {
     dg: Dgram,
     c: Counters,
     busy_ns: u64,
+    /// Age of chunks (ms behind the source) when they reach a box, from the root and from peers
+    /// (steady state; duplicates included).
+    age_root: Hist,
+    age_peer: Hist,
 }
 
 impl Ctx {
@@ -193,6 +197,8 @@ impl Ctx {
             },
             c: Counters::default(),
             busy_ns: 0,
+            age_root: Hist::new(30_000),
+            age_peer: Hist::new(30_000),
         }
     }
 }
@@ -394,6 +400,17 @@ fn run_node(node: &mut Node, t1: u64, net: &Net, ctx: &mut Ctx) {
                     continue;
                 }
                 ctx.c.deliveries += 1;
+                if t >= net.steady_from_us && crate::net::is_chunk(bytes) {
+                    // CHUNK header: 4-byte common header, seq u64, flags, key id, stamp_ms u32
+                    // (the root's clock, whose zero is virtual time 0).
+                    let stamp = u32::from_be_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]);
+                    let age = ((t / 1000) as u32).wrapping_sub(stamp);
+                    if msg.from == 0 {
+                        ctx.age_root.add(u64::from(age));
+                    } else {
+                        ctx.age_peer.add(u64::from(age));
+                    }
+                }
                 peer.handle_datagram(inst(t), net.addr(msg.from), bytes);
             }
             let next = drain_peer(peer, link, t, net, ctx);
@@ -655,11 +672,13 @@ impl Sim {
             threads,
             root_batch_us: p.root_batch_us,
             feed_us: p.feed_us.max(100),
+            steady_from_us: p.steady_from_s() * 1_000_000,
         };
         let groups = if p.groups == 2 {
             let pfx = |s: &str, len| {
                 // Literal addresses and lengths ≤ 32: both parse and fit.
                 Prefix::new(s.parse().expect("literal address"), len).expect("length ≤ 32")
+                // literal prefixes above, all valid
             };
             vec![vec![pfx("100.64.0.0", 11)], vec![pfx("100.96.0.0", 11)]]
         } else {
@@ -1298,6 +1317,25 @@ impl Main {
         s.profile.push(format!(
             "box control by type, all boxes (whole run): {}",
             by_type(&c.box_ctrl_by_type, self.p.duration_s)
+        ));
+        let (mut age_root, mut age_peer) = (Hist::new(30_000), Hist::new(30_000));
+        for x in &shared.ctxs {
+            let x = lock(x);
+            age_root.merge(&x.age_root);
+            age_peer.merge(&x.age_peer);
+        }
+        let q = |h: &Hist, f: f64| {
+            h.quantile(f)
+                .map_or("≥30 s".to_string(), |v| format!("{v} ms"))
+        };
+        s.profile.push(format!(
+            "chunk age on arrival at a box (steady state, duplicates included): from peers p50 {} p95 {} ({} chunks); from the root p50 {} p95 {} ({} chunks)",
+            q(&age_peer, 0.5),
+            q(&age_peer, 0.95),
+            age_peer.count(),
+            q(&age_root, 0.5),
+            q(&age_root, 0.95),
+            age_root.count()
         ));
         s.profile.extend(class_lines);
         if c.oversize > 0 {
