@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo test test-rust lint deps bench sample clean sim sim-100k
+.PHONY: all build demo test test-rust lint deps bench sample clean sim sim-100k sim-bench
 
 all: build
 
@@ -55,3 +55,8 @@ sim:
 sim-100k:
 	$(CARGO) build --release -p tvmesh-sim
 	target/release/tvmesh-sim --scenario standard --viewers 100000 --duration 60 --out target/sim/standard-100000
+
+# The simulator at 1,000 / 10,000 / 100,000 viewers (60 virtual s each, ~25 min and ~12 GiB on
+# 2 cores): a Markdown section for docs/BENCHMARKS.md, every row with its command line.
+sim-bench:
+	@tools/sim/bench.sh

@@ -519,7 +519,7 @@ impl Peer {
             let due = match m.last_req {
                 None => now.saturating_since(m.since) >= self.cfg.nack_delay,
                 Some(t) => {
-                    now.saturating_since(t) >= self.cfg.nack_retry * (1u32 << m.tries.min(4))
+                    now.saturating_since(t) >= self.cfg.nack_retry * (1u32 << m.tries.min(1))
                 }
             };
             if !due || seq - rbase >= (MAX_MAP * 8) as u64 {

@@ -38,7 +38,7 @@ pub struct PeerConfig {
     pub tick: Duration,
     /// Wait this long after a gap appears before requesting it.
     pub nack_delay: Duration,
-    /// Request a still-missing chunk again after this long, doubling for each further retry
+    /// Request a still-missing chunk again after this long, then every twice this long
     /// (round trips through loaded uplinks can exceed it; a fixed interval would feed a storm).
     pub nack_retry: Duration,
     /// Ask the root for a chunk no partner has, this long after it went missing.
