@@ -4,10 +4,12 @@
 //! (`pending`), and while one waits the caller must not produce more (see [`Udp::can_send`]), so
 //! a slow network holds back the core instead of growing a queue. Reads are bounded per call.
 
+use crate::reactor::{Reactor, Token};
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tvmesh_core::wire::MAX_DATAGRAM;
+use tvmesh_core::Transmit;
 
 /// Datagrams read per readiness event before yielding to the rest of the loop.
 pub const RECV_BATCH: usize = 256;
@@ -17,6 +19,8 @@ pub struct Udp {
     pub sock: UdpSocket,
     pending: Option<(SocketAddr, usize)>,
     pending_buf: Box<[u8]>,
+    /// Whether the reactor watches the socket for writability (only while a datagram waits).
+    write_interest: bool,
     pub send_errors: u64,
 }
 
@@ -32,6 +36,7 @@ impl Udp {
             sock,
             pending: None,
             pending_buf: vec![0; MAX_DATAGRAM].into_boxed_slice(),
+            write_interest: false,
             send_errors: 0,
         })
     }
@@ -76,6 +81,30 @@ impl Udp {
                 true
             }
         }
+    }
+
+    /// Sends what `next` produces (a core's `poll_transmit`) until it has nothing more or the
+    /// socket is full, and keeps the socket's write interest in step with a waiting datagram.
+    pub fn drain(
+        &mut self,
+        reactor: &Reactor,
+        token: Token,
+        tx: &mut [u8],
+        mut next: impl FnMut(&mut [u8]) -> Option<Transmit>,
+    ) -> io::Result<()> {
+        if self.flush() {
+            while let Some(t) = next(tx) {
+                if !self.send(t.dst, &tx[..t.len]) {
+                    break;
+                }
+            }
+        }
+        let blocked = !self.can_send();
+        if blocked != self.write_interest {
+            reactor.modify(&self.sock, token, true, blocked)?;
+            self.write_interest = blocked;
+        }
+        Ok(())
     }
 
     /// Receives up to [`RECV_BATCH`] datagrams, calling `f` for each.

@@ -90,7 +90,6 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
     let mut tx = vec![0u8; MAX_DATAGRAM];
     let mut json = vec![0u8; 16 * 1024];
     let mut ready = Vec::with_capacity(64);
-    let mut writable_wait = false;
     let mut sink_wants_write = false;
     let mut now = started;
     let mut stopping = false;
@@ -129,20 +128,11 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
             }
         }
         peer.handle_timeout(now);
-        if udp.flush() {
-            while let Some(t) = peer.poll_transmit(now, &mut tx) {
-                if !udp.send(t.dst, &tx[..t.len]) {
-                    break;
-                }
-            }
-        }
+        udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
+            peer.poll_transmit(now, buf)
+        })?;
         if stopping {
             return Ok(());
-        }
-        let blocked = !udp.can_send();
-        if blocked != writable_wait {
-            reactor.modify(&udp.sock, TOKEN_UDP, true, blocked)?;
-            writable_wait = blocked;
         }
         while let Some(e) = peer.poll_event() {
             log_event(&e);

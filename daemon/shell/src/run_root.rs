@@ -79,7 +79,6 @@ pub fn run(
     let mut buf = vec![0u8; 64 * 1024];
     let mut tx = vec![0u8; MAX_DATAGRAM];
     let mut json = vec![0u8; 16 * 1024];
-    let mut writable_wait = false;
     let mut ready = Vec::with_capacity(64);
     let mut now = started;
     loop {
@@ -122,18 +121,7 @@ pub fn run(
         }
         root.handle_timeout(now);
         // Transmit until the core has nothing or the socket is full.
-        if udp.flush() {
-            while let Some(t) = root.poll_transmit(&mut tx) {
-                if !udp.send(t.dst, &tx[..t.len]) {
-                    break;
-                }
-            }
-        }
-        let blocked = !udp.can_send();
-        if blocked != writable_wait {
-            reactor.modify(&udp.sock, TOKEN_UDP, true, blocked)?;
-            writable_wait = blocked;
-        }
+        udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| root.poll_transmit(buf))?;
         while let Some(e) = root.poll_event() {
             log_event(&e, channels);
         }

@@ -678,7 +678,6 @@ impl Sim {
             let pfx = |s: &str, len| {
                 // Literal addresses and lengths ≤ 32: both parse and fit.
                 Prefix::new(s.parse().expect("literal address"), len).expect("length ≤ 32")
-                // literal prefixes above, all valid
             };
             vec![vec![pfx("100.64.0.0", 11)], vec![pfx("100.96.0.0", 11)]]
         } else {
