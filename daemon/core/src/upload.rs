@@ -77,6 +77,16 @@ impl Downstream {
         }
     }
 
+    /// Chunk `seq` arrived late (after a gap): if the push cursor skipped it a moment ago, queue
+    /// it, so the child gets it from us without having to ask.
+    pub fn late(&mut self, seq: u64) {
+        let s = substream(seq);
+        let n = self.next[s];
+        if self.mask & (1 << s) != 0 && n > seq && n - seq <= GAP_LOOKAHEAD * SUBSTREAMS as u64 {
+            self.request(core::iter::once(seq));
+        }
+    }
+
     /// Whether anything could be sent now (cheap check before asking the budget).
     pub fn pending(&self, pool: &ChunkPool) -> bool {
         if self.resend_len > 0 {
@@ -106,9 +116,19 @@ impl Downstream {
                 continue;
             }
             let n = &mut self.next[s];
-            // Fallen out of the window, or waiting on a chunk that will never come: move on.
-            while *n <= newest && !pool.contains(*n) && (*n < start || *n < gone_below) {
-                *n += SUBSTREAMS as u64;
+            // Fallen out of the window, waiting on a chunk that will never come, or a gap (lost
+            // on its way here) with later chunks of the substream already held: move on. Waiting
+            // would hold the whole subtree behind one repair; the child repairs the gap itself.
+            while *n <= newest && !pool.contains(*n) {
+                if *n < start || *n < gone_below {
+                    *n += SUBSTREAMS as u64;
+                    continue;
+                }
+                let step = SUBSTREAMS as u64;
+                match (1..=GAP_LOOKAHEAD).find(|k| pool.contains(*n + k * step)) {
+                    Some(k) => *n += k * step,
+                    None => break,
+                }
             }
             if *n <= newest && pool.contains(*n) {
                 let seq = *n;
@@ -126,6 +146,9 @@ impl Downstream {
         self.bytes += bytes as u64;
     }
 }
+
+/// Chunks of one substream a push cursor looks ahead for a held chunk past a gap.
+const GAP_LOOKAHEAD: u64 = 8;
 
 /// A token bucket in bytes. A rate of 0 means unlimited.
 #[derive(Clone, Debug)]
@@ -281,18 +304,19 @@ mod tests {
     use crate::chunk::{ChunkFlags, ChunkInfo};
     use crate::pool::SLOT_COST;
 
+    fn info(seq: u64) -> ChunkInfo {
+        ChunkInfo {
+            seq,
+            flags: ChunkFlags::NONE,
+            key_id: 0,
+            stamp_ms: 0,
+        }
+    }
+
     fn pool(seqs: impl Iterator<Item = u64>) -> ChunkPool {
         let mut p = ChunkPool::with_budget(128 * SLOT_COST).unwrap();
         for s in seqs {
-            p.insert(
-                ChunkInfo {
-                    seq: s,
-                    flags: ChunkFlags::NONE,
-                    key_id: 0,
-                    stamp_ms: 0,
-                },
-                &[0x47; 188],
-            );
+            p.insert(info(s), &[0x47; 188]);
         }
         p
     }
@@ -326,14 +350,36 @@ mod tests {
     }
 
     #[test]
-    fn waits_on_a_gap_unless_given_up() {
-        let p = pool((100..120).filter(|&s| s != 108));
+    fn skips_a_gap_and_sends_it_when_it_arrives() {
+        // 108 missing, 112.. held: the push goes on past the gap.
+        let mut p = pool((100..120).filter(|&s| s != 108));
         let mut d = Downstream::default();
         d.subscribe(0b0001, 100);
         assert_eq!(d.next_chunk(&p, 0), Some(100));
         assert_eq!(d.next_chunk(&p, 0), Some(104));
-        assert_eq!(d.next_chunk(&p, 0), None, "waits for 108");
-        assert_eq!(d.next_chunk(&p, 110), Some(112), "108 given up");
+        assert_eq!(d.next_chunk(&p, 0), Some(112), "108 skipped: 112 is held");
+        assert_eq!(d.next_chunk(&p, 0), Some(116));
+        assert_eq!(d.next_chunk(&p, 0), None, "waits at the live edge");
+        // 108 arrives late: queued for the child; a chunk of another substream is not.
+        assert!(p.insert(info(108), &[0x47; 188]));
+        d.late(108);
+        d.late(109);
+        assert_eq!(d.next_chunk(&p, 0), Some(108));
+        assert_eq!(d.next_chunk(&p, 0), None);
+    }
+
+    #[test]
+    fn waits_on_a_gap_at_the_edge_unless_given_up() {
+        let p = pool((100..109).filter(|&s| s != 108));
+        let mut d = Downstream::default();
+        d.subscribe(0b0001, 100);
+        assert_eq!(d.next_chunk(&p, 0), Some(100));
+        assert_eq!(d.next_chunk(&p, 0), Some(104));
+        assert_eq!(
+            d.next_chunk(&p, 0),
+            None,
+            "nothing later held: waits for 108"
+        );
     }
 
     #[test]

@@ -265,6 +265,10 @@ pub struct Link {
     pub rng: Rng,
     /// Datagrams sent.
     pub ctr: u32,
+    /// Sum of the uplink queueing delay met by datagrams sent (µs), and how many.
+    pub queued_us: u64,
+    /// Datagrams that met the uplink queue (counted for `queued_us`).
+    pub queued_n: u64,
     /// Recent outbound destinations, most recent first (NAT mappings of an unreachable node).
     contacted: [u32; NAT_SLOTS],
     n_contacted: u8,
@@ -294,6 +298,8 @@ impl Link {
             reachable,
             rng: Rng::new(seed),
             ctr: 0,
+            queued_us: 0,
+            queued_n: 0,
             contacted: [0; NAT_SLOTS],
             n_contacted: 0,
         }
@@ -343,6 +349,8 @@ impl Link {
             if start - now > net.uplink_buffer_us {
                 return SendOutcome::UplinkFull;
             }
+            self.queued_us += start - now;
+            self.queued_n += 1;
             let bits = ((bytes.len() + net.ip_overhead) * 8) as u64;
             self.free_at = start + (bits * 1_000_000).div_ceil(self.cap_bps);
             self.free_at

@@ -1140,6 +1140,9 @@ impl Main {
                     t.lost += x.lost;
                     t.ignored += x.ignored;
                     t.parent_switches += x.parent_switches;
+                    for (a, b) in t.parent_drops.iter_mut().zip(x.parent_drops) {
+                        *a += b;
+                    }
                     t.joins += x.joins;
                     let o = p.output_stats(OutputId(0));
                     out_lost += o.lost_chunks;
@@ -1149,7 +1152,7 @@ impl Main {
             });
         }
         // Per upload class: boxes, LEDBAT rate, actual upload, substreams served to children.
-        let mut classes: Vec<(u64, [u64; 6])> = Vec::new();
+        let mut classes: Vec<(u64, [u64; 8])> = Vec::new();
         for &id in &self.alive {
             shared.with_node(id, |node| {
                 if let Core::Peer(p) = &node.core {
@@ -1157,7 +1160,7 @@ impl Main {
                     let i = match classes.iter().position(|c| c.0 == cap) {
                         Some(i) => i,
                         None => {
-                            classes.push((cap, [0; 6]));
+                            classes.push((cap, [0; 8]));
                             classes.len() - 1
                         }
                     };
@@ -1174,6 +1177,8 @@ impl Main {
                     c[3] += served;
                     c[4] += fed;
                     c[5] += p.root_substreams() as u64;
+                    c[6] += node.link.queued_us;
+                    c[7] += node.link.queued_n;
                 }
             });
         }
@@ -1183,14 +1188,15 @@ impl Main {
             .map(|(cap, c)| {
                 let n = c[0].max(1);
                 format!(
-                    "cap {} kbit/s: {} boxes, LEDBAT rate {} kbit/s, uploaded {} kbit/s (lifetime mean), serves {:.2} substreams, fed {:.2} by partners + {:.2} by the root",
+                    "cap {} kbit/s: {} boxes, LEDBAT rate {} kbit/s, uploaded {} kbit/s (lifetime mean), serves {:.2} substreams, fed {:.2} by partners + {:.2} by the root, uplink queue mean {} ms",
                     cap / 1000,
                     c[0],
                     c[1] / n,
                     c[2] / n,
                     c[3] as f64 / n as f64,
                     c[4] as f64 / n as f64,
-                    c[5] as f64 / n as f64
+                    c[5] as f64 / n as f64,
+                    c[6] / c[7].max(1) / 1000
                 )
             })
             .collect();
@@ -1306,8 +1312,8 @@ impl Main {
             c.joined, c.refused, c.stalls, c.new_epochs, c.partner_up, c.bad
         ));
         s.profile.push(format!(
-            "boxes alive at the end, summed: chunks_in {} duplicates {} requests {} requested_chunks {} played {} lost {} ignored {} parent_switches {} joins {}; output 0: lost {} skipped {} in {} skips",
-            t.chunks_in, t.duplicates, t.requests, t.requested_chunks, t.played, t.lost, t.ignored, t.parent_switches, t.joins, out_lost, out_skipped, skips
+            "boxes alive at the end, summed: chunks_in {} duplicates {} requests {} requested_chunks {} played {} lost {} ignored {} parent_switches {} (drops gone/quiet/behind/backlogged {:?}) joins {}; output 0: lost {} skipped {} in {} skips",
+            t.chunks_in, t.duplicates, t.requests, t.requested_chunks, t.played, t.lost, t.ignored, t.parent_switches, t.parent_drops, t.joins, out_lost, out_skipped, skips
         ));
         s.profile.push(format!(
             "root control egress by type (whole run): {}",

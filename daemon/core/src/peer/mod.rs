@@ -40,6 +40,9 @@ use core::time::Duration;
 use partner::Partner;
 
 /// Sequence numbers tracked for loss recovery (a window of 8 × MAX_MAP chunks).
+/// "Not measured" for a source delay (also what the wire carries for it).
+pub const NO_DELAY: u16 = u16::MAX;
+/// Chunks of the miss window.
 pub const MISS_WINDOW: usize = 8 * MAX_MAP;
 /// Control messages waiting to be sent.
 const CTRL_CAP: usize = 64;
@@ -153,6 +156,9 @@ pub struct Peer {
     last_peers_ask: Option<Instant>,
     first_output: Option<Instant>,
     root_offset_ms: i64,
+    /// Smoothed age (ms) of each substream's newest chunks on arrival: how far from the source
+    /// this box sits in that substream's tree ([`NO_DELAY`] until measured).
+    src_delay_ms: [u16; SUBSTREAMS],
     last_play_stamp: Option<u32>,
     rr: usize,
     chan: Option<u16>,
@@ -224,6 +230,7 @@ impl Peer {
             last_peers_ask: None,
             first_output: None,
             root_offset_ms: 0,
+            src_delay_ms: [NO_DELAY; SUBSTREAMS],
             last_play_stamp: None,
             rr: 0,
             chan: None,
@@ -511,6 +518,23 @@ impl Peer {
         let prev = self.sub_seen[s].unwrap_or_else(|| {
             crate::upload::first_in(s, self.play).saturating_sub(SUBSTREAMS as u64)
         });
+        if seq < prev {
+            // Filled a gap: children whose push went past it get it now.
+            for p in self.partners.iter_mut() {
+                p.down.late(seq);
+            }
+        }
+        if seq > prev && self.root_offset_ms != 0 {
+            let root_now = (now.as_millis() as i64 - self.root_offset_ms) as u32;
+            let age = (root_now.wrapping_sub(info.stamp_ms) as i32).clamp(0, 60_000) as u32;
+            let d = &mut self.src_delay_ms[s];
+            *d = if *d == NO_DELAY {
+                age as u16
+            } else {
+                // EWMA with gain 1/8: a hop's jitter does not move it, a slower tree does.
+                ((u32::from(*d) * 7 + age) / 8) as u16
+            };
+        }
         if seq > prev {
             let lo = (prev + SUBSTREAMS as u64)
                 .max(seq.saturating_sub(MISS_WINDOW as u64))

@@ -25,6 +25,11 @@ pub struct Partner {
     pub next_map: Instant,
     pub reachable: bool,
     pub upload_kbps: u32,
+    /// Child substreams the partner said (in its last MAP) it would still admit; taken down by
+    /// one for each subscription sent since.
+    pub spare: u8,
+    /// The partner's distance from the source per substream (ms, from its MAP).
+    pub src_delay_ms: [u16; SUBSTREAMS],
     map_base: u64,
     map: [u64; MAP_WORDS],
     /// Highest sequence number the partner is known to hold, per substream.
@@ -54,6 +59,8 @@ impl Partner {
             next_map: now,
             reachable: true,
             upload_kbps: 0,
+            spare: 0,
+            src_delay_ms: [u16::MAX; SUBSTREAMS],
             map_base: 0,
             map: [0; MAP_WORDS],
             sub_top: [0; SUBSTREAMS],

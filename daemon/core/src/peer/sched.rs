@@ -4,7 +4,9 @@
 use super::partner::{encode_map, Partner, MAP_BITS};
 use super::*;
 use crate::upload::ALL;
-use crate::wire::{bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, MAX_PEERS};
+use crate::wire::{
+    bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, MAP_SPARE_SHIFT, MAX_PEERS,
+};
 
 /// Greetings sent per tick.
 const HELLOS_PER_TICK: usize = 2;
@@ -14,6 +16,10 @@ const HELLO_TRIES: u8 = 3;
 /// not passed on) is replaced. Partners at different depths of the mesh differ by a few hundred
 /// milliseconds normally, so this is well above that.
 const LAG_SWITCH: Duration = Duration::from_millis(1500);
+/// Source delays within one bucket count as equal when choosing a parent.
+const DELAY_BUCKET_MS: u16 = 100;
+/// A parent is replaced by a partner with room this much nearer the source (ms).
+const NEARER_BY_MS: u32 = 400;
 /// Least time between two changes of one substream's parent.
 const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
@@ -113,6 +119,7 @@ impl Peer {
                 base,
                 delay_us,
                 flags,
+                src_delay_ms,
                 map,
                 ..
             } => {
@@ -123,6 +130,8 @@ impl Peer {
                 let p = &mut self.partners[i];
                 p.last_heard = now;
                 p.set_map(base, map);
+                p.spare = flags >> MAP_SPARE_SHIFT;
+                p.src_delay_ms = src_delay_ms;
                 let child = p.down.mask != 0;
                 if flags & FLAG_WANT_PEERS != 0 {
                     self.ctrl.push((from, Ctrl::Peers));
@@ -323,25 +332,51 @@ impl Peer {
         self.schedule_repairs(now);
     }
 
-    /// The freshest partner able to feed substream `s`, if any.
-    fn best_parent(&mut self, now: Instant, s: usize) -> Option<usize> {
+    /// Whether partner `p` could feed substream `s` now.
+    fn could_feed(&self, now: Instant, p: &Partner, s: usize) -> bool {
         let mine = self.sub_seen[s].unwrap_or(0);
-        let mut best: Option<(usize, u64, u32, u64)> = None;
-        for (i, p) in self.partners.iter().enumerate() {
-            if !p.up || p.refused_until[s] > now || p.down.mask & (1 << s) != 0 {
+        p.up && p.refused_until[s] <= now
+            && p.down.mask & (1 << s) == 0
+            && p.sub_top[s] != 0
+            && p.sub_top[s] + SUBSTREAMS as u64 * 2 >= mine
+    }
+
+    /// The partner to ask for substream `s`: one with admission room first, then the nearest
+    /// the source (in [`DELAY_BUCKET_MS`] steps, so MAP jitter does not decide), then the most
+    /// room. Children so gather under boxes near the root and the trees stay shallow, and they
+    /// spread over uplinks with room instead of all asking one box and being refused.
+    fn best_parent(&mut self, now: Instant, s: usize) -> Option<usize> {
+        // (partner, (has room, nearness bucket, room, tie-break))
+        type Choice = (usize, (bool, core::cmp::Reverse<u16>, u8, u64));
+        let mut best: Option<Choice> = None;
+        for i in 0..self.partners.len() {
+            let p = &self.partners[i];
+            if !self.could_feed(now, p, s) {
                 continue;
             }
-            let top = p.sub_top[s];
-            if top == 0 || top + SUBSTREAMS as u64 * 2 < mine {
-                continue;
-            }
-            let tie = self.rng.next_u64();
-            let key = (top, p.upload_kbps, tie);
-            if best.is_none_or(|b| (b.1, b.2, b.3) < key) {
-                best = Some((i, key.0, key.1, key.2));
+            let near = core::cmp::Reverse(p.src_delay_ms[s] / DELAY_BUCKET_MS);
+            let key = (p.spare > 0, near, p.spare, self.rng.next_u64());
+            if best.is_none_or(|b| b.1 < key) {
+                best = Some((i, key));
             }
         }
-        best.map(|b| b.0)
+        let i = best?.0;
+        let p = &mut self.partners[i];
+        p.spare = p.spare.saturating_sub(1);
+        Some(i)
+    }
+
+    /// Whether another partner with room sits clearly nearer the source in substream `s` than
+    /// this box does through its current parent `t`.
+    fn nearer_parent(&self, now: Instant, t: u32, s: usize) -> bool {
+        let mine = self.src_delay_ms[s];
+        mine != NO_DELAY
+            && self.partners.iter().any(|q| {
+                q.token != t
+                    && q.spare > 0
+                    && self.could_feed(now, q, s)
+                    && u32::from(q.src_delay_ms[s]) + NEARER_BY_MS < u32::from(mine)
+            })
     }
 
     fn choose_parents(&mut self, now: Instant) {
@@ -386,7 +421,8 @@ impl Peer {
                                     now.saturating_since(t)
                                 })
                                 > self.cfg.parent_timeout;
-                        let behind = p.sub_top[s] + lag_switch < freshest(&self.partners, s);
+                        let behind = p.sub_top[s] + lag_switch < freshest(&self.partners, s)
+                            || self.nearer_parent(now, t, s);
                         // Holds the live edge but does not pass it on: its uplink is saturated.
                         let backlogged = p.sub_top[s] > self.sub_seen[s].unwrap_or(0) + lag_switch;
                         if !hold {
@@ -636,13 +672,15 @@ impl Peer {
                 let len = encode_map(base, n, |s| self.pool.contains(s), &mut bits);
                 let want = self.partners() < self.cfg.max_partners && self.n_candidates < 2;
                 let delay_us = self.partners[i].delay.queue_us();
-                let flags = if want { FLAG_WANT_PEERS } else { 0 };
+                let spare = self.spare_slots().min(15) as u8;
+                let flags = (spare << MAP_SPARE_SHIFT) | if want { FLAG_WANT_PEERS } else { 0 };
                 return Message::Map {
                     channel,
                     token,
                     base,
                     delay_us,
                     flags,
+                    src_delay_ms: self.src_delay_ms,
                     map: &bits[..len],
                 }
                 .emit(buf)

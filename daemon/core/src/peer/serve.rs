@@ -52,10 +52,15 @@ impl Peer {
         ((self.ledbat.rate_bps() * 85 / 100 / per.max(1)) as u32).min(self.cfg.max_child_substreams)
     }
 
+    /// Child substreams this box would still admit.
+    pub(super) fn spare_slots(&self) -> u32 {
+        let served: u32 = self.partners.iter().map(|p| p.down.count()).sum();
+        self.child_capacity().saturating_sub(served)
+    }
+
     /// Whether this box could take at least two more child substreams.
     pub(super) fn has_spare_upload(&self) -> bool {
-        let served: u32 = self.partners.iter().map(|p| p.down.count()).sum();
-        served + 2 <= self.child_capacity()
+        self.spare_slots() >= 2
     }
 
     /// If the delay controller cut the rate below what children take, drop one child substream.

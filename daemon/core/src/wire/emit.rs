@@ -138,6 +138,7 @@ impl Message<'_> {
                 base,
                 delay_us,
                 flags,
+                src_delay_ms,
                 map,
             } => {
                 header(&mut w, MAP, channel)?;
@@ -145,6 +146,9 @@ impl Message<'_> {
                 w.u64(base)?;
                 w.u32(delay_us)?;
                 w.u8(flags)?;
+                for d in src_delay_ms {
+                    w.u16(d)?;
+                }
                 bitmap(&mut w, map)?;
             }
             Message::Subscribe {

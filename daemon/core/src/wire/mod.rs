@@ -57,6 +57,9 @@ pub const MAX_PEERS: usize = 16;
 pub const FLAG_WANT_PEERS: u8 = 0x01;
 /// KEEPALIVE flag: this box has upload to spare for more children (the tracker offers it first).
 pub const FLAG_SPARE_UPLOAD: u8 = 0x02;
+/// MAP flags, high nibble: how many more child substreams the sender would admit now (0–15), so
+/// a box picks a parent with room instead of asking a full one and being refused.
+pub const MAP_SPARE_SHIFT: u8 = 4;
 /// HELLO / JOIN flag: this box accepts partnerships it did not start (reachable inbound).
 pub const FLAG_REACHABLE: u16 = 0x0001;
 
@@ -183,6 +186,9 @@ pub enum Message<'a> {
         base: u64,
         delay_us: u32,
         flags: u8,
+        /// How long ago (ms, saturating) the sender's newest chunk of each substream left the
+        /// root, smoothed: its distance from the source, for choosing parents near the root.
+        src_delay_ms: [u16; crate::upload::SUBSTREAMS],
         map: &'a [u8],
     },
     Subscribe {

@@ -118,12 +118,17 @@ impl<'a> Message<'a> {
                 let base = r.u64()?;
                 let delay_us = r.u32()?;
                 let flags = r.u8()?;
+                let mut src_delay_ms = [0u16; crate::upload::SUBSTREAMS];
+                for d in &mut src_delay_ms {
+                    *d = r.u16()?;
+                }
                 Message::Map {
                     channel,
                     token,
                     base,
                     delay_us,
                     flags,
+                    src_delay_ms,
                     map: bitmap(&mut r)?,
                 }
             }

@@ -163,7 +163,7 @@ fn map() {
     roundtrip(
         &[
             0xC1, 0x09, 0x00, 0x01, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0x03, 0xE8, 0, 0, 0x13, 0x88,
-            0x01, 0x02, 0xFF, 0x0F,
+            0x01, 0x00, 0x00, 0x00, 0x32, 0x01, 0x2C, 0xFF, 0xFF, 0x02, 0xFF, 0x0F,
         ],
         Message::Map {
             channel: 1,
@@ -171,6 +171,7 @@ fn map() {
             base: 1000,
             delay_us: 5000,
             flags: FLAG_WANT_PEERS,
+            src_delay_ms: [0, 50, 300, 0xFFFF],
             map: &[0xFF, 0x0F],
         },
     );
