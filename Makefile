@@ -13,6 +13,10 @@ deps:
 	  echo "installing ffmpeg (apt)"; \
 	  (apt-get update -qq || apt-get update -qq || true) >/dev/null 2>&1; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg curl >/dev/null; }
+	@command -v nft >/dev/null && command -v turnserver >/dev/null && command -v ip >/dev/null || { \
+	  echo "installing nftables, coturn, iproute2 for the NAT lab (apt)"; \
+	  (apt-get update -qq || true) >/dev/null 2>&1; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables coturn iproute2 >/dev/null; }
 	@rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
 
 build:

@@ -18,6 +18,8 @@ USAGE:
   tvmeshd root --listen ADDR:PORT --http ADDR:PORT --channel name=NAME,source=URI[,bitrate=KBPS]...
   tvmeshd peer --root ADDR:PORT --channel NAME --sink URI --http ADDR:PORT
   tvmeshd --config FILE
+  tvmeshd stun-probe --server ADDR:PORT [--alt ADDR:PORT] [--bind ADDR:PORT] [--rto-ms N]
+                       classify this host's NAT (RFC 5780) and print the report as JSON
   tvmeshd --help | --version
 
 ROLES:
@@ -55,6 +57,9 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --repair-kbps N      root: repair budget for other boxes, kbit/s (default half the stream)
   --group PREFIXES     root: a network group, e.g. 198.51.100.0/24+203.0.113.0/25 (repeat per
                        group); boxes in one group (then behind one address) are introduced first
+  --stun-alt-port N    root: second UDP port answering STUN, for RFC 5780 NAT classification
+  --stun-alt-ip IP     root: alternate IP (with --stun-alt-port: four STUN sockets, RFC 5780)
+  --stun-server H:P    peer: a standard STUN server (e.g. coturn) to learn the public address
   --log-level LEVEL    error, warn, info (default) or debug
   --seed N             seed for tokens and nonces (default: from the kernel)
   --help               this text
@@ -143,6 +148,18 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     pub seed: Option<u64>,
     pub board: Option<String>,
+    pub nat: NatConfig,
+}
+
+/// NAT-traversal settings (see `tvmesh_core::nat`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NatConfig {
+    /// Root: a second STUN port (RFC 5780 alternate port).
+    pub stun_alt_port: Option<u16>,
+    /// Root: an alternate IP for STUN (RFC 5780 alternate address).
+    pub stun_alt_ip: Option<std::net::IpAddr>,
+    /// Box: a standard STUN server, `HOST:PORT` (resolved when used).
+    pub stun_server: Option<String>,
 }
 
 /// What the command line asks for.
@@ -173,6 +190,9 @@ const KEYS: &[&str] = &[
     "repair_kbps",
     "group",
     "max_partners",
+    "stun_alt_port",
+    "stun_alt_ip",
+    "stun_server",
     // board-profile keys read by later features; accepted and checked for presence only
     "target",
     "remote",
@@ -453,6 +473,26 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         .map(|s| num(s, 1, 8))
         .transpose()?
         .unwrap_or(6);
+    let nat = NatConfig {
+        stun_alt_port: last(all, "stun_alt_port")
+            .map(|s| num(s, 1, 65_535))
+            .transpose()?,
+        stun_alt_ip: last(all, "stun_alt_ip")
+            .map(|s| {
+                s.value
+                    .parse()
+                    .map_err(|_| err(s, "expected an IP address, e.g. 203.0.113.3"))
+            })
+            .transpose()?,
+        stun_server: last(all, "stun_server")
+            .map(|s| match s.value.rsplit_once(':') {
+                Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {
+                    Ok(s.value.clone())
+                }
+                _ => Err(err(s, "expected HOST:PORT, e.g. stun.example.net:3478")),
+            })
+            .transpose()?,
+    };
     let mut groups = Vec::new();
     for g in all.iter().filter(|s| s.key == "group") {
         groups.push(group_spec(g)?);
@@ -517,6 +557,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         log_level,
         seed,
         board,
+        nat,
     })
 }
 

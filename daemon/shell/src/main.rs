@@ -7,11 +7,13 @@ mod clock;
 mod config;
 mod http;
 mod io;
+mod nat_probe;
 mod net;
 mod reactor;
 mod run_peer;
 mod run_root;
 mod status;
+mod stun_service;
 mod web;
 
 use config::{Command, Role};
@@ -19,6 +21,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = nat_probe::dispatch(&args) {
+        return code;
+    }
     let cfg = match config::parse_args(&args) {
         Ok(Command::Help) => {
             print!("{}", config::HELP);

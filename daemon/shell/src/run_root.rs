@@ -9,6 +9,7 @@ use crate::io::source::{Source, SourceState};
 use crate::net::{self, Udp};
 use crate::reactor::{Reactor, Token};
 use crate::status::{self, ChannelStatus, PoolStatus, Status};
+use crate::stun_service::StunService;
 use crate::web;
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ use tvmesh_core::time::{earliest, Instant};
 use tvmesh_core::wire::MAX_DATAGRAM;
 
 const TOKEN_UDP: Token = 0;
+/// Extra RFC 5780 STUN sockets: 1..=3.
+const TOKEN_STUN: Token = 1;
 const TOKEN_SOURCE: Token = 100;
 const TOKEN_HTTP: Token = 10_000;
 /// The loop wakes at least this often (signal checks, status freshness).
@@ -56,6 +59,12 @@ pub fn run(
     let mut reactor = Reactor::new(64)?;
     let mut udp = Udp::bind(listen)?;
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
+    let stun_addrs = tvmesh_core::nat::ServerAddrs {
+        primary: udp.sock.local_addr()?,
+        alt_port: cfg.nat.stun_alt_port,
+        alt_ip: cfg.nat.stun_alt_ip,
+    };
+    let mut stun = StunService::open(stun_addrs, &reactor, TOKEN_STUN, started)?;
     let mut sources: Vec<Source> = channels
         .iter()
         .map(|c| Source::open(&c.source, started))
@@ -68,9 +77,13 @@ pub fn run(
         None => None,
     };
     log::info!(
-        "root listening on udp {} with {} channel(s){}",
+        "root listening on udp {} with {} channel(s){}{}",
         udp.sock.local_addr()?,
         channels.len(),
+        match stun.addrs().other(tvmesh_core::nat::Local::PRIMARY) {
+            Some(o) => format!(", STUN alternate {o}"),
+            None => String::new(),
+        },
         http.as_ref()
             .map(|h| format!(", status on http://{}/", h.local_addr()))
             .unwrap_or_default()
@@ -101,9 +114,14 @@ pub fn run(
             match r.token {
                 TOKEN_UDP => {
                     if r.readable {
-                        udp.recv_batch(&mut buf, |from, d| root.handle_datagram(now, from, d));
+                        udp.recv_batch(&mut buf, |from, d| {
+                            if !stun.handle_primary(now, from, d, &udp.sock) {
+                                root.handle_datagram(now, from, d)
+                            }
+                        });
                     }
                 }
+                t if stun.owns(t) => stun.handle_ready(now, t, &mut buf, &udp.sock),
                 t if (TOKEN_SOURCE..TOKEN_HTTP).contains(&t) => {}
                 t => {
                     if let Some(h) = http.as_mut().filter(|h| h.owns(t)) {

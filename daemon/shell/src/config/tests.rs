@@ -167,3 +167,25 @@ fn every_board_profile_and_example_parses() {
     std::fs::remove_file(&tmp).unwrap();
     assert!(matches!(peer.unwrap().role, Role::Peer { .. }));
 }
+
+#[test]
+fn nat_settings() {
+    let c = run("root --listen 203.0.113.2:3478 --channel name=a,source=- --stun-alt-port 3479 --stun-alt-ip 203.0.113.3").unwrap();
+    assert_eq!(c.nat.stun_alt_port, Some(3479));
+    assert_eq!(c.nat.stun_alt_ip, Some("203.0.113.3".parse().unwrap()));
+    let c = run("peer --root 192.0.2.1:1 --channel a --stun-server stun.example.net:3478").unwrap();
+    assert_eq!(c.nat.stun_server.as_deref(), Some("stun.example.net:3478"));
+    for (flag, value) in [
+        ("stun_alt_port", "0"),
+        ("stun_alt_ip", "nope"),
+        ("stun_server", "nohost"),
+        ("stun_server", ":3478"),
+    ] {
+        let e = run(&format!(
+            "peer --root 192.0.2.1:1 --channel a --{} {value}",
+            flag.replace('_', "-")
+        ))
+        .unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), (flag, value));
+    }
+}
