@@ -25,6 +25,7 @@ extern crate std;
 
 pub mod chunk;
 pub mod chunker;
+pub mod drm;
 pub mod output;
 pub mod peer;
 pub mod pool;
