@@ -25,6 +25,7 @@ extern crate std;
 
 pub mod chunk;
 pub mod chunker;
+pub mod drm;
 pub mod nat;
 pub mod output;
 pub mod peer;

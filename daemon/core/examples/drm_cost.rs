@@ -1,0 +1,181 @@
+//! Cost of DRM on a box: verify + descramble one second of an 8 Mbps stream.
+//!
+//! Builds, in memory, one second of stream the way the root would (760 chunks of 7 TS packets,
+//! scrambled under the current channel key, a signed manifest per 64 chunks or 100 ms), then does
+//! what a box does: each chunk is checked on arrival (`Unknown`, held), each manifest is verified
+//! (one Ed25519 check), the held chunks are checked again (SHA-256 each) and descrambled in place.
+//!
+//! Usage:
+//! - `drm_cost root` — build the stream only (baseline for callgrind);
+//! - `drm_cost box` — build it, then verify + descramble it once;
+//! - `drm_cost time N` — build it, then verify + descramble it N times and print the wall time
+//!   per stream-second.
+//!
+//! The box's cost in instructions is `Ir(box) − Ir(root)` under
+//! `valgrind --tool=callgrind` (see docs/BENCHMARKS-drm.md).
+
+use std::hint::black_box;
+use std::time::Instant as WallClock;
+use tvmesh_core::chunk::{ChunkFlags, ChunkInfo, CHUNK_MAX, PACKETS_PER_CHUNK};
+use tvmesh_core::drm::cipher::{descramble, scramble, ClearPids};
+use tvmesh_core::drm::keys::KeySchedule;
+use tvmesh_core::drm::manifest::{Manifest, MANIFEST_MAX_LEN};
+use tvmesh_core::drm::sign::{Signer, DEFAULT_SEGMENT_MS};
+use tvmesh_core::drm::verify::{Verdict, Verifier};
+use tvmesh_core::time::Instant;
+
+const BITRATE: u64 = 8_000_000;
+const CHUNKS: u64 = (BITRATE / 8).div_ceil(CHUNK_MAX as u64); // 760
+const TAG: u32 = 0x7476_0001;
+const PMT_PID: u16 = 0x1000;
+
+/// What arrives at a box, in order.
+enum Arrival {
+    Chunk(ChunkInfo, Vec<u8>),
+    Manifest(Vec<u8>),
+}
+
+fn packet(pid: u16, cc: u8, rng: &mut u64, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0x47, (pid >> 8) as u8 & 0x1F, pid as u8, 0x10 | (cc & 0x0F)]);
+    while out.len() < start + 188 {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        out.push(*rng as u8);
+    }
+}
+
+fn build(seed_kp: [u8; 32]) -> (Vec<Arrival>, [u8; 32], [u8; 32]) {
+    let kp = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed_kp));
+    let keys = KeySchedule::new([0x5A; 32], 60, 1_780_272_000).expect("rotate_s is 60");
+    let key = *keys.current();
+    let mut signer = Signer::new(kp.sk.clone(), TAG, DEFAULT_SEGMENT_MS);
+    let mut rng = 0x1234_5678_9ABC_DEF0u64;
+    let mut out = Vec::new();
+    let mut mbuf = [0u8; MANIFEST_MAX_LEN];
+    let step_us = 1_000_000 / CHUNKS;
+    let mut max_hold_us = 0;
+    for seq in 0..CHUNKS {
+        let now = Instant::from_micros(seq * step_us);
+        let mut payload = Vec::with_capacity(CHUNK_MAX);
+        let rap = seq % 50 == 0;
+        for i in 0..PACKETS_PER_CHUNK {
+            let pid = match (rap, i) {
+                (true, 0) => 0,
+                (true, 1) => PMT_PID,
+                _ => 0x100,
+            };
+            packet(pid, (seq as usize * 7 + i) as u8, &mut rng, &mut payload);
+        }
+        let n = scramble(
+            &mut payload,
+            &key.key,
+            key.id,
+            TAG,
+            seq,
+            ClearPids { pmt: &[PMT_PID] },
+        )
+        .expect("fresh packets are clear");
+        assert!(n >= 5);
+        let flags = if rap {
+            ChunkFlags::RAP
+        } else {
+            ChunkFlags::NONE
+        };
+        let info = ChunkInfo {
+            seq,
+            flags: flags.union(ChunkFlags::ENCRYPTED),
+            key_id: key.id,
+            stamp_ms: (seq * step_us / 1000) as u32,
+        };
+        signer.push(now, &info, &payload);
+        out.push(Arrival::Chunk(info, payload));
+        signer.handle_timeout(now);
+        while let Some(n) = signer.poll_manifest(&mut mbuf) {
+            let first = Manifest::parse(&mbuf[..n]).expect("own manifest").first_seq;
+            max_hold_us = max_hold_us.max(seq.saturating_sub(first) * step_us);
+            out.push(Arrival::Manifest(mbuf[..n].to_vec()));
+        }
+    }
+    println!(
+        "longest a chunk waits for its manifest at the root: {} ms",
+        max_hold_us / 1000
+    );
+    signer.handle_timeout(Instant::from_micros(CHUNKS * step_us + 200_000));
+    while let Some(n) = signer.poll_manifest(&mut mbuf) {
+        out.push(Arrival::Manifest(mbuf[..n].to_vec()));
+    }
+    (out, *kp.pk, key.key)
+}
+
+/// The box's work on one second of stream. Returns bytes output (to keep the work observable).
+fn box_side(arrivals: &mut [Arrival], pk: [u8; 32], key: &[u8; 32]) -> usize {
+    let mut v = Verifier::new(pk, TAG, 2048).expect("2048 is a valid window");
+    let mut pending: Vec<usize> = Vec::with_capacity(64);
+    let mut output = 0;
+    for i in 0..arrivals.len() {
+        match &arrivals[i] {
+            Arrival::Chunk(info, payload) => {
+                if v.check(info, payload) == Verdict::Unknown {
+                    pending.push(i);
+                }
+            }
+            Arrival::Manifest(m) => {
+                v.handle_manifest(m).expect("root's manifests verify");
+                for &j in &pending {
+                    if let Arrival::Chunk(info, payload) = &mut arrivals[j] {
+                        assert_eq!(v.check(info, payload), Verdict::Valid);
+                        descramble(payload, key, TAG, info.seq);
+                        output += black_box(payload.len());
+                    }
+                }
+                pending.clear();
+            }
+        }
+    }
+    assert!(pending.is_empty());
+    output
+}
+
+// The benchmark measures wall time around the core's work; the core itself never reads a clock.
+#[allow(clippy::disallowed_methods)]
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str).unwrap_or("box");
+    let (arrivals, pk, key) = build([0x11; 32]);
+    let manifests = arrivals
+        .iter()
+        .filter(|a| matches!(a, Arrival::Manifest(_)))
+        .count();
+    match mode {
+        "root" => println!("built {CHUNKS} chunks, {manifests} manifests"),
+        "box" => {
+            let mut a = arrivals;
+            let n = box_side(&mut a, pk, &key);
+            println!("verified + descrambled {CHUNKS} chunks ({n} bytes), {manifests} manifests");
+        }
+        "time" => {
+            let reps: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..reps {
+                let mut a: Vec<Arrival> = arrivals
+                    .iter()
+                    .map(|x| match x {
+                        Arrival::Chunk(i, p) => Arrival::Chunk(*i, p.clone()),
+                        Arrival::Manifest(m) => Arrival::Manifest(m.clone()),
+                    })
+                    .collect();
+                let t = WallClock::now();
+                black_box(box_side(&mut a, pk, &key));
+                total += t.elapsed();
+            }
+            let per = total / reps;
+            println!(
+                "{reps} runs: {per:?} per stream-second = {:.3}% of one core here",
+                per.as_secs_f64() * 100.0
+            );
+        }
+        _ => eprintln!("usage: drm_cost [root|box|time N]"),
+    }
+}
