@@ -12,7 +12,7 @@
 //!   per stream-second.
 //!
 //! The box's cost in instructions is `Ir(box) − Ir(root)` under
-//! `valgrind --tool=callgrind` (see docs/BENCHMARKS-drm.md).
+//! `valgrind --tool=callgrind` (see docs/BENCHMARKS.md, DRM section).
 
 use std::hint::black_box;
 use std::time::Instant as WallClock;

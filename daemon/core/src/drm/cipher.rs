@@ -71,7 +71,7 @@ fn cipher(key: &Key, channel_tag: u32, seq: u64) -> ChaCha20 {
 /// start and marks the packet), in order. The payloads of up to [`PACKETS_PER_CHUNK`] packets are
 /// gathered into one buffer so ChaCha20 runs over whole blocks in one call: per-packet calls
 /// (184 bytes, not a multiple of 64) made the vectorised backends compute 4 blocks per single
-/// block and cost ≈ 3× the instructions (measured, docs/BENCHMARKS-drm.md).
+/// block and cost ≈ 3× the instructions (measured, docs/BENCHMARKS.md, DRM section).
 fn apply(
     c: &mut ChaCha20,
     payload: &mut [u8],
