@@ -5,7 +5,12 @@
 //! primary + alternate IP/port; (iii) `stun-probe` learns the public address from a coturn
 //! server; (iv) hole punching with the core's `Punch` between every pair of boxes: whether a
 //! direct path formed, how long it took, and continuity over it (20 probes, 50 ms apart). The
-//! matrix is printed and written to `target/nat-lab-matrix.md`.
+//! matrix is printed and written to `target/nat-lab-matrix.md`. (v) real `tvmeshd peer` boxes
+//! (open, masquerade, symmetric, full cone) joined to the root, which streams
+//! `tests/data/sample.ts`, classify their NAT on their data socket and show it in `status.json`
+//! (`nat.type`, `nat.public_addr` = the router's address); one box in `d1` uses coturn as its
+//! `stun_server` and learns its public address (type `unknown`). Box logs go to
+//! `target/nat-lab-box-NAME.log`.
 //!
 //! Needs root, `ip`, `nft` and coturn; without them it fails with the reason (never skips).
 
@@ -17,6 +22,49 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tvmeshd");
+
+/// The status port every lab box serves on its own loopback.
+const BOX_HTTP: &str = "127.0.0.1:8080";
+/// The UDP data port of every lab box.
+const BOX_PORT: u16 = 4000;
+
+fn target_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../target")
+}
+
+/// The boxes started as real `tvmeshd peer`s (the last one with coturn as `stun_server`).
+const REAL_BOXES: [&str; 5] = ["a", "b", "c", "e", "d1"];
+
+/// Starts `tvmeshd peer` in box `b`'s namespace, joined to the lab root on its own channel
+/// `lab-B`. Own channels keep the boxes from becoming partners: a partner's packet reaching a
+/// masquerade router's public port before the box sent to that partner makes Linux map the box's
+/// later flows to another port, so the box would (rightly) measure address-dependent mapping and
+/// the expected type would depend on timing (seen in this lab: box b then reports `symmetric`).
+fn start_box(b: &str, extra: &[&str]) -> Proc {
+    let log = std::fs::File::create(format!("{}/nat-lab-box-{b}.log", target_dir()))
+        .expect("box log file");
+    let listen = format!("0.0.0.0:{BOX_PORT}");
+    let c = ns_cmd(b, BIN)
+        .args(["peer", "--root", ROOT, "--channel", &format!("lab-{b}")])
+        .args(["--listen", &listen])
+        .args(["--http", BOX_HTTP])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn tvmeshd peer");
+    Proc(c, "box")
+}
+
+/// Box `b`'s status.json (fetched with curl inside its namespace), once its NAT run finished.
+fn box_nat(b: &str) -> Option<serde_json::Value> {
+    let o = ns_cmd(b, "curl")
+        .args(["-s", "-m", "2", &format!("http://{BOX_HTTP}/status.json")])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+    (v["nat"]["runs"].as_u64()? >= 1).then_some(v)
+}
 
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("bad JSON `{s}`: {e}"))
@@ -121,21 +169,21 @@ fn expect_direct(x: &BoxSpec, y: &BoxSpec) -> bool {
 fn nat_lab() {
     let started = Instant::now();
     let _lab = Lab::build();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/sample.ts");
+    let mut root_cmd = ns_cmd("pub", BIN);
+    root_cmd.arg("root");
+    for b in REAL_BOXES {
+        root_cmd.args(["--channel", &format!("name=lab-{b},source=file:{sample}")]);
+    }
     let _root = Proc(
-        ns_cmd("pub", BIN)
+        root_cmd
             .args([
-                "root",
                 "--listen",
                 ROOT,
                 "--stun-alt-port",
                 &ROOT_ALT_PORT.to_string(),
             ])
-            .args([
-                "--stun-alt-ip",
-                ROOT_ALT_IP,
-                "--channel",
-                "name=lab,source=udp://127.0.0.1:5000",
-            ])
+            .args(["--stun-alt-ip", ROOT_ALT_IP])
             .stderr(Stdio::null())
             .spawn()
             .expect("root"),
@@ -167,6 +215,14 @@ fn nat_lab() {
             .expect("turnserver"),
         "coturn",
     );
+    // (v) starts now so the boxes classify while (i)–(iii) run; checked after (iii).
+    let nat_boxes = &REAL_BOXES[..4];
+    let boxes: Vec<Proc> = nat_boxes
+        .iter()
+        .map(|b| start_box(b, &[]))
+        .chain([start_box(REAL_BOXES[4], &["--stun-server", COTURN])])
+        .collect();
+    let boxes_started = Instant::now();
     // (i) turnutils_stunclient from behind the masquerade router gets the router's address.
     let rb = BOXES[1];
     let out = retry(
@@ -233,6 +289,61 @@ fn nat_lab() {
     );
     assert_eq!(v["nat"]["mapping"], "unknown");
 
+    // (v) the real boxes: each reports its NAT type and the router's public address.
+    let mut box_rows = Vec::new();
+    for &b in nat_boxes {
+        let spec = *BOXES.iter().find(|s| s.name == b).unwrap();
+        let v = retry(Duration::from_secs(20), "a box's NAT report", || box_nat(b));
+        let nat = &v["nat"];
+        let want = match spec.expect {
+            ("open", _) => "open",
+            (_, "endpoint-independent") => "full-cone",
+            ("endpoint-independent", _) => "port-restricted-cone",
+            _ => "symmetric",
+        };
+        assert_eq!(nat["type"], want, "box {b} behind {}: {v}", spec.nat);
+        assert_eq!(
+            (nat["mapping"].as_str(), nat["filtering"].as_str()),
+            (Some(spec.expect.0), Some(spec.expect.1)),
+            "box {b}: {v}"
+        );
+        // The classifier shared the data socket with a playing box: STUN went to it, none of it
+        // reached the tvmesh core as a bad datagram.
+        assert!(
+            v["channels"][0]["chunks_in"].as_u64() > Some(0),
+            "box {b}: {v}"
+        );
+        assert_eq!(v["bad_datagrams"], 0, "box {b}: {v}");
+        let public = nat["public_addr"].as_str().unwrap_or("");
+        assert!(
+            public.starts_with(&format!("{}:", spec.public_ip)),
+            "box {b}: public_addr must be the router's address: {v}"
+        );
+        if spec.nat == "none" {
+            assert_eq!(public, format!("{}:{BOX_PORT}", spec.public_ip), "{v}");
+        }
+        box_rows.push(format!("| {b} | {} | {} | {public} |", spec.nat, want));
+    }
+    let v = retry(
+        Duration::from_secs(20),
+        "the coturn box's NAT report",
+        || box_nat("d1").filter(|v| v["nat"]["public_addr"].is_string()),
+    );
+    assert!(
+        v["nat"]["public_addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("203.0.113.13:"),
+        "box d1 with stun_server = coturn: {v}"
+    );
+    assert_eq!(v["nat"]["type"], "unknown", "{v}");
+    box_rows.push(format!(
+        "| d1 | shared masq., stun_server = coturn | unknown | {} |",
+        v["nat"]["public_addr"].as_str().unwrap_or("")
+    ));
+    let boxes_took = boxes_started.elapsed();
+    drop(boxes);
+
     // (iv) hole punching, every pair at once (separate sockets, separate sessions).
     let mut threads = Vec::new();
     let mut session = 1000;
@@ -287,14 +398,15 @@ fn nat_lab() {
         }
     }
     let text = format!(
-        "## Classification (stun-probe against the root, rto 100 ms × 3 tries)\n\n| box | NAT | type | mapping | filtering | ms |\n|---|---|---|---|---|---|\n{}\n\n## Hole punching (100 ms probes, 3 s deadline; continuity = acked/sent of 2 × 20 probes after connecting)\n\n| box | box | path | time | chosen candidate | continuity |\n|---|---|---|---|---|---|\n{}\n\nWhole lab: {:.1} s\n",
+        "## Classification (stun-probe against the root, rto 100 ms × 3 tries)\n\n| box | NAT | type | mapping | filtering | ms |\n|---|---|---|---|---|---|\n{}\n\n## Real boxes (`tvmeshd peer`, NAT learnt on the data socket; all reported {:.1} s after start)\n\n| box | NAT | status.json type | public_addr |\n|---|---|---|---|\n{}\n\n## Hole punching (100 ms probes, 3 s deadline; continuity = acked/sent of 2 × 20 probes after connecting)\n\n| box | box | path | time | chosen candidate | continuity |\n|---|---|---|---|---|---|\n{}\n\nWhole lab: {:.1} s\n",
         rows.join("\n"),
+        boxes_took.as_secs_f64(),
+        box_rows.join("\n"),
         matrix.join("\n"),
         started.elapsed().as_secs_f64()
     );
     println!("{text}");
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target");
-    let _ = std::fs::write(format!("{dir}/nat-lab-matrix.md"), &text);
+    let _ = std::fs::write(format!("{}/nat-lab-matrix.md", target_dir()), &text);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(
         started.elapsed() < Duration::from_secs(60),

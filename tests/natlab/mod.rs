@@ -138,7 +138,7 @@ fn require() {
         rustix::process::geteuid().is_root(),
         "the NAT lab needs root (network namespaces, nftables); run `make test` as root"
     );
-    for tool in ["ip", "nft", "turnserver", "turnutils_stunclient"] {
+    for tool in ["ip", "nft", "turnserver", "turnutils_stunclient", "curl"] {
         let ok = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .stdout(Stdio::null())
@@ -146,7 +146,7 @@ fn require() {
             .is_ok_and(|s| s.success());
         assert!(
             ok,
-            "the NAT lab needs `{tool}` (apt-get install iproute2 nftables coturn)"
+            "the NAT lab needs `{tool}` (apt-get install iproute2 nftables coturn curl)"
         );
     }
 }

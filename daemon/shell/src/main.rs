@@ -7,6 +7,7 @@ mod clock;
 mod config;
 mod http;
 mod io;
+mod nat_box;
 mod nat_probe;
 mod net;
 mod reactor;

@@ -112,15 +112,10 @@ impl Clock {
 /// Binds `bind` and works out the local address the kernel uses toward `server`.
 fn socket(bind: SocketAddr, server: SocketAddr) -> io::Result<(UdpSocket, SocketAddr)> {
     let sock = UdpSocket::bind(bind)?;
-    let port = sock.local_addr()?.port();
-    let ip = if bind.ip().is_unspecified() {
-        let probe = UdpSocket::bind(SocketAddr::new(bind.ip(), 0))?;
-        probe.connect(server)?;
-        probe.local_addr()?.ip()
-    } else {
-        bind.ip()
-    };
-    Ok((sock, SocketAddr::new(ip, port)))
+    let bound = sock.local_addr()?;
+    let local = crate::nat_box::local_toward(bound, server)
+        .ok_or_else(|| io::Error::other(format!("no route to {server}")))?;
+    Ok((sock, local))
 }
 
 fn unspecified(server: SocketAddr) -> SocketAddr {

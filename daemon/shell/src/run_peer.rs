@@ -3,20 +3,24 @@
 //! One thread, one epoll. The sink and each `/stream/NAME.ts` viewer is an output cursor in the
 //! core; the loop writes what each can take without blocking and reports it back. A sink that
 //! stops taking bytes only makes its own cursor skip ahead (counted); the loop never waits on it.
+//! The UDP data socket is shared with the box's NAT classification ([`crate::nat_box`]): STUN
+//! datagrams go to it, everything else to the core `Peer`.
 
 use crate::clock;
 use crate::config::Config;
 use crate::http::ConnId;
 use crate::io::sink::Sink;
 use crate::io::uri::SinkUri;
+use crate::nat_box::NatBox;
 use crate::net::{self, Udp};
 use crate::reactor::{Reactor, Token};
-use crate::status::{self, ChannelStatus, PoolStatus, Status};
+use crate::status::{self, ChannelStatus, NatStatus, PoolStatus, Status};
 use crate::web;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tvmesh_core::chunk::CHUNK_MAX;
+use tvmesh_core::nat::server::{kind, Kind};
 use tvmesh_core::output::OutputId;
 use tvmesh_core::peer::{Peer, PeerConfig, PeerEvent, PeerState};
 use tvmesh_core::time::{earliest, Instant};
@@ -61,6 +65,8 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
     let mut reactor = Reactor::new(64)?;
     let mut udp = Udp::bind(p.listen)?;
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
+    let bound = udp.sock.local_addr()?;
+    let mut nat = NatBox::new(p.root, cfg.nat.stun_server.as_deref(), bound, seed, started);
     let mut sink = p.sink.map(|u| Sink::open(u, started));
     if let Some(s) = sink.as_mut() {
         s.register(&reactor, TOKEN_SINK);
@@ -100,6 +106,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
             stopping = true;
         }
         let mut deadline = earliest(peer.poll_timeout(), Some(now + MAX_SLEEP));
+        deadline = earliest(deadline, nat.poll_timeout());
         if let Some(s) = &sink {
             deadline = earliest(deadline, s.next_wakeup());
         }
@@ -116,7 +123,13 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
             match r.token {
                 TOKEN_UDP => {
                     if r.readable {
-                        udp.recv_batch(&mut buf, |from, d| peer.handle_datagram(now, from, d));
+                        udp.recv_batch(&mut buf, |from, d| {
+                            if kind(d) == Kind::Stun {
+                                nat.handle_stun(now, from, d);
+                            } else {
+                                peer.handle_datagram(now, from, d);
+                            }
+                        });
                     }
                 }
                 TOKEN_SINK => {}
@@ -128,8 +141,10 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
             }
         }
         peer.handle_timeout(now);
+        nat.handle_timeout(now);
         udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
-            peer.poll_transmit(now, buf)
+            nat.poll_transmit(now, buf)
+                .or_else(|| peer.poll_transmit(now, buf))
         })?;
         if stopping {
             return Ok(());
@@ -187,7 +202,8 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                     }
                     continue;
                 }
-                let st = snapshot(&peer, sink_out, sink.as_ref(), p, cfg, started, now);
+                let mut st = snapshot(&peer, sink_out, sink.as_ref(), p, cfg, started, now);
+                st.nat = Some(nat_status(&nat));
                 if !web::answer_status(h, &reactor, conn, method, &path, &st, &mut json) {
                     h.respond(&reactor, conn, 404, "text/plain", b"not found\n");
                 }
@@ -224,6 +240,17 @@ fn log_event(e: &PeerEvent) {
         PeerEvent::BadDatagram { from, error, total } => {
             log::warn!("bad datagram from {from}: {error:?} ({total} so far)")
         }
+    }
+}
+
+fn nat_status(nat: &NatBox) -> NatStatus {
+    let v = nat.view();
+    NatStatus {
+        kind: v.kind,
+        mapping: v.mapping,
+        filtering: v.filtering,
+        public_addr: v.public_addr.map(|a| a.to_string()),
+        runs: v.runs,
     }
 }
 
@@ -286,5 +313,6 @@ fn snapshot(
         bad_datagrams: st.bad_datagrams,
         upload_kbps: cfg.upload_kbps,
         board: cfg.board.clone().unwrap_or_default(),
+        nat: None,
     }
 }

@@ -228,6 +228,7 @@ fn snapshot(
         bad_datagrams: root.stats().bad_datagrams,
         upload_kbps: cfg.upload_kbps,
         board: cfg.board.clone().unwrap_or_default(),
+        nat: None,
     }
 }
 

@@ -70,6 +70,23 @@ pub struct Status {
     pub upload_kbps: u32,
     /// Board profile name, if any.
     pub board: String,
+    /// Box: what it learnt about its NAT (absent on the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatStatus>,
+}
+
+/// The box's NAT as `status.json` shows it: `{"type": ..., "public_addr": "ip:port" | null, ...}`.
+#[derive(Serialize, Clone, Default, Debug)]
+pub struct NatStatus {
+    /// `open`, `full-cone`, `restricted-cone`, `port-restricted-cone`, `symmetric`, `unknown`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub mapping: &'static str,
+    pub filtering: &'static str,
+    /// `ip:port` as the STUN server saw the box, or `null` until an answer came.
+    pub public_addr: Option<String>,
+    /// Classifications finished.
+    pub runs: u64,
 }
 
 /// Resident set size of this process in KiB, from /proc/self/statm.
@@ -106,7 +123,7 @@ pub fn html(s: &Status, stream_base: Option<&str>) -> String {
          table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:2px 8px;text-align:right}}\
          th{{background:#eee}}td:first-child{{text-align:left}}</style></head><body>\
          <h1>tvmesh {role}</h1><p>version {v} &middot; up {up} s &middot; RSS {rss} KiB &middot; \
-         pool {used}/{slots} slots of {sb} B{board}</p><table><tr><th>channel</th><th>state</th>\
+         pool {used}/{slots} slots of {sb} B{board}</p>{nat}<table><tr><th>channel</th><th>state</th>\
          <th>kbit/s</th><th>chunks in</th><th>chunks out</th><th>bytes in</th><th>bytes out</th>\
          <th>peers</th><th>partners</th><th>from root</th><th>from peers</th><th>uploaded</th>\
          <th>skips</th><th>lost</th><th>continuity</th><th>lag ms</th><th>join ms</th></tr>",
@@ -118,6 +135,13 @@ pub fn html(s: &Status, stream_base: Option<&str>) -> String {
         slots = s.pool.slots,
         sb = s.pool.slot_bytes,
         board = if s.board.is_empty() { String::new() } else { format!(" &middot; board {}", esc(&s.board)) },
+        nat = s.nat.as_ref().map_or(String::new(), |n| format!(
+            "<p>NAT {} (mapping {}, filtering {}) &middot; public address {}</p>",
+            n.kind,
+            n.mapping,
+            n.filtering,
+            esc(n.public_addr.as_deref().unwrap_or("unknown"))
+        )),
     );
     for c in &s.channels {
         let name = esc(&c.name);
@@ -167,6 +191,17 @@ pub fn metrics(s: &Status) -> String {
         s.pool.slots, s.pool.used
     );
     let _ = writeln!(m, "tvmesh_bad_datagrams_total {}", s.bad_datagrams);
+    if let Some(n) = &s.nat {
+        let _ = writeln!(
+            m,
+            "tvmesh_nat_info{{type=\"{}\",mapping=\"{}\",filtering=\"{}\",public_addr=\"{}\"}} 1\ntvmesh_nat_classifications_total {}",
+            n.kind,
+            n.mapping,
+            n.filtering,
+            n.public_addr.as_deref().unwrap_or(""),
+            n.runs
+        );
+    }
     for c in &s.channels {
         let l = format!("{{channel=\"{}\"}}", c.name);
         for (k, v) in [
@@ -259,5 +294,45 @@ mod tests {
         assert!(h.contains("99.9000%"));
         let m = metrics(&sample());
         assert!(m.contains("tvmesh_continuity_ppm{channel=\"news\"} 999000"));
+    }
+
+    #[test]
+    fn nat_block_on_boxes_only() {
+        let mut buf = [0u8; 4096];
+        let n = json(&sample(), &mut buf).unwrap();
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            !text.contains("\"nat\""),
+            "no nat block without one: {text}"
+        );
+        let mut s = sample();
+        s.nat = Some(NatStatus {
+            kind: "unknown",
+            mapping: "unknown",
+            filtering: "unknown",
+            public_addr: None,
+            runs: 0,
+        });
+        let n = json(&s, &mut buf).unwrap();
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            text.ends_with(r#","nat":{"type":"unknown","mapping":"unknown","filtering":"unknown","public_addr":null,"runs":0}}"#),
+            "{text}"
+        );
+        s.nat = Some(NatStatus {
+            kind: "full-cone",
+            mapping: "endpoint-independent",
+            filtering: "endpoint-independent",
+            public_addr: Some("203.0.113.14:4000".into()),
+            runs: 2,
+        });
+        let n = json(&s, &mut buf).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(v["nat"]["type"], "full-cone");
+        assert_eq!(v["nat"]["public_addr"], "203.0.113.14:4000");
+        assert!(html(&s, Some("")).contains("<p>NAT full-cone (mapping endpoint-independent, filtering endpoint-independent) &middot; public address 203.0.113.14:4000</p>"));
+        assert!(metrics(&s).contains(
+            "tvmesh_nat_info{type=\"full-cone\",mapping=\"endpoint-independent\",filtering=\"endpoint-independent\",public_addr=\"203.0.113.14:4000\"} 1\ntvmesh_nat_classifications_total 2\n"
+        ));
     }
 }
