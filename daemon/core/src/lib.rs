@@ -25,6 +25,7 @@ extern crate std;
 
 pub mod chunk;
 pub mod chunker;
+pub mod input;
 pub mod output;
 pub mod peer;
 pub mod pool;
@@ -35,6 +36,7 @@ pub mod time;
 pub mod ts;
 pub mod upload;
 pub mod wire;
+pub mod zap;
 
 /// A datagram to send: `buf[..len]` to `dst`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
