@@ -26,6 +26,7 @@ extern crate std;
 pub mod chunk;
 pub mod chunker;
 pub mod drm;
+pub mod input;
 pub mod nat;
 pub mod output;
 pub mod peer;
@@ -37,6 +38,7 @@ pub mod time;
 pub mod ts;
 pub mod upload;
 pub mod wire;
+pub mod zap;
 
 /// A datagram to send: `buf[..len]` to `dst`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 use crate::io::uri::{SinkUri, SourceUri};
 use std::fmt;
 use std::net::SocketAddr;
+pub use viewer::ViewerConfig;
 
 /// The whole `--help` text. Every flag is here.
 pub const HELP: &str = "\
@@ -60,6 +61,15 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --stun-alt-port N    root: second UDP port answering STUN, for RFC 5780 NAT classification
   --stun-alt-ip IP     root: alternate IP (with --stun-alt-port: four STUN sockets, RFC 5780)
   --stun-server H:P    peer: a standard STUN server (e.g. coturn) to learn the public address
+  --remote DEV         peer: IR remote: none, /dev/input/eventN or name:DEVICE_NAME; with
+                       --remote-grab yes|no, --remote-layout native|64le|64be|32le|32be,
+                       --keymap CODE=KEY,... (e.g. 402=up,403=down,KEY_EPG=info)
+  --lircd PATH         peer: read keys from lircd's socket
+  --control-socket PATH  peer: Unix socket taking zap N|NAME, up, down, prev, status
+  --zap-entry-ms N     peer: digit entry timeout (default 2000)
+  --dvb SPEC           peer: Linux DVB decoder adapter=N,demux=N,dvr=N, with
+                       --dvb-setup mainline|enigma2
+  --led NAME           peer: status LED under /sys/class/leds
   --log-level LEVEL    error, warn, info (default) or debug
   --seed N             seed for tokens and nonces (default: from the kernel)
   --help               this text
@@ -149,6 +159,9 @@ pub struct Config {
     pub seed: Option<u64>,
     pub board: Option<String>,
     pub nat: NatConfig,
+    /// Remote, control socket, zapping, decoder and LED settings (see `config/viewer.rs`).
+    #[allow(dead_code)] // read by run_peer once issue 7 is wired
+    pub viewer: ViewerConfig,
 }
 
 /// NAT-traversal settings (see `tvmesh_core::nat`).
@@ -195,7 +208,6 @@ const KEYS: &[&str] = &[
     "stun_server",
     // board-profile keys read by later features; accepted and checked for presence only
     "target",
-    "remote",
     "config_dir",
     "log",
 ];
@@ -423,7 +435,7 @@ fn check_name(s: &Setting, name: &str) -> Result<(), ConfigError> {
 
 fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> {
     for s in all {
-        if !KEYS.contains(&s.key.as_str()) {
+        if !KEYS.contains(&s.key.as_str()) && !viewer::KEYS.contains(&s.key.as_str()) {
             return Err(err(s, "unknown field (see --help)"));
         }
     }
@@ -558,8 +570,10 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         seed,
         board,
         nat,
+        viewer: viewer::viewer(all)?,
     })
 }
 
 #[cfg(test)]
 mod tests;
+mod viewer;

@@ -4,6 +4,7 @@
 //! - [`sync`]: turns arbitrary byte slices (datagrams, HTTP reads, file reads) into aligned packets,
 //!   resynchronising on garbage.
 //! - [`psi`]: PAT/PMT parsing, to learn the video PID and codec.
+//! - [`streams`]: the PMT's video, audio and PCR PIDs with stream types, for decoder set-up.
 //! - [`rap`]: random-access detection (H.264 IDR, HEVC IRAP, random_access_indicator).
 //! - [`pacer`]: PCR-paced release of packets, for looping file sources.
 //!
@@ -13,6 +14,7 @@ pub mod pacer;
 pub mod packet;
 pub mod psi;
 pub mod rap;
+pub mod streams;
 pub mod sync;
 
 /// Size of one transport stream packet.

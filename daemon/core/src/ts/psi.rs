@@ -75,19 +75,38 @@ pub struct PmtInfo {
     pub pcr_pid: u16,
 }
 
-/// Parses a PMT packet.
-pub fn parse_pmt(pkt: &Packet<'_>) -> Result<PmtInfo, PsiError> {
+/// The elementary stream entries of a PMT section: `(stream_type, pid, descriptors)`. Stops at
+/// the first entry whose header would run past the section; descriptors are cut at its end.
+pub(crate) struct EsEntries<'a>(&'a [u8]);
+
+impl<'a> Iterator for EsEntries<'a> {
+    type Item = (u8, u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (head, tail) = (self.0.get(..5)?, &self.0[5..]);
+        let es_len = (usize::from(head[3] & 0x0F) << 8) | usize::from(head[4]);
+        let pid = u16::from_be_bytes([head[1] & 0x1F, head[2]]);
+        let desc = tail.get(..es_len).unwrap_or(tail);
+        self.0 = tail.get(es_len..).unwrap_or(&[]);
+        Some((head[0], pid, desc))
+    }
+}
+
+/// The PCR PID and the elementary stream entries of a PMT packet.
+pub(crate) fn pmt_entries<'a>(pkt: &Packet<'a>) -> Result<(u16, EsEntries<'a>), PsiError> {
     let s = section(pkt, 0x02)?;
     let end = s.len() - 4;
     let fixed = s.get(8..12).ok_or(PsiError::Length)?;
     let pcr_pid = u16::from_be_bytes([fixed[0] & 0x1F, fixed[1]]);
     let info_len = (usize::from(fixed[2] & 0x0F) << 8) | usize::from(fixed[3]);
-    let mut i = 12 + info_len;
+    Ok((pcr_pid, EsEntries(s.get(12 + info_len..end).unwrap_or(&[]))))
+}
+
+/// Parses a PMT packet.
+pub fn parse_pmt(pkt: &Packet<'_>) -> Result<PmtInfo, PsiError> {
+    let (pcr_pid, entries) = pmt_entries(pkt)?;
     let mut video = None;
-    while i + 5 <= end {
-        let st = s[i];
-        let pid = u16::from_be_bytes([s[i + 1] & 0x1F, s[i + 2]]);
-        let es_len = (usize::from(s[i + 3] & 0x0F) << 8) | usize::from(s[i + 4]);
+    for (st, pid, _) in entries {
         let codec = match st {
             0x1B => Some(VideoCodec::H264),
             0x24 => Some(VideoCodec::Hevc),
@@ -97,7 +116,6 @@ pub fn parse_pmt(pkt: &Packet<'_>) -> Result<PmtInfo, PsiError> {
         if let (None, Some(c)) = (video, codec) {
             video = Some((pid, c));
         }
-        i += 5 + es_len;
     }
     Ok(PmtInfo { video, pcr_pid })
 }

@@ -4,7 +4,7 @@ fn args(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
 }
 
-fn run(s: &str) -> Result<Config, ConfigError> {
+pub(super) fn run(s: &str) -> Result<Config, ConfigError> {
     match parse_args(&args(s))? {
         Command::Run(c) => Ok(*c),
         other => panic!("{other:?}"),

@@ -416,4 +416,4 @@ fn spawn(cmd: &str, now: Instant, dying: &mut Vec<Dying>) -> Result<Out, String>
 
 #[cfg(test)]
 #[path = "sink_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 
 const TOKEN: Token = 9;
 
-fn temp_path(name: &str) -> PathBuf {
+pub(crate) fn temp_path(name: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("tvmesh-sink-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&p);
     p
 }
 
-fn mkfifo(name: &str) -> PathBuf {
+pub(crate) fn mkfifo(name: &str) -> PathBuf {
     let p = temp_path(name);
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -28,7 +28,7 @@ fn mkfifo(name: &str) -> PathBuf {
     p
 }
 
-fn open_reader(p: &PathBuf) -> std::fs::File {
+pub(crate) fn open_reader(p: &PathBuf) -> std::fs::File {
     let fd = rustix::fs::open(
         p,
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
