@@ -82,7 +82,7 @@ impl Downstream {
     pub fn late(&mut self, seq: u64) {
         let s = substream(seq);
         let n = self.next[s];
-        if self.mask & (1 << s) != 0 && n > seq && n - seq <= GAP_LOOKAHEAD * SUBSTREAMS as u64 {
+        if self.mask & (1 << s) != 0 && n > seq && n - seq <= LATE_WINDOW {
             self.request(core::iter::once(seq));
         }
     }
@@ -98,9 +98,25 @@ impl Downstream {
         (0..SUBSTREAMS).any(|s| self.mask & (1 << s) != 0 && self.next[s] <= newest)
     }
 
-    /// The next chunk to send: a queued repair the pool holds, else the next pushed chunk.
-    /// `gone_below`: chunks below it that the pool lacks will never come (the parent gave up).
+    /// Whether a pushed chunk near the live edge (within [`LIVE_SPAN`]) waits for this child.
+    pub fn live_ready(&self, pool: &ChunkPool) -> bool {
+        let Some(newest) = pool.newest() else {
+            return false;
+        };
+        (0..SUBSTREAMS).any(|s| {
+            let n = self.next[s];
+            self.mask & (1 << s) != 0 && n <= newest && newest - n < LIVE_SPAN && pool.contains(n)
+        })
+    }
+
+    /// The next chunk to send: a pushed chunk near the live edge first, then a queued repair
+    /// the pool holds, then the pushed backlog. Live chunks go first because a delay there holds
+    /// up the child's whole subtree; a catching-up child's backlog must not. `gone_below`:
+    /// chunks below it that the pool lacks will never come (the parent gave up).
     pub fn next_chunk(&mut self, pool: &ChunkPool, gone_below: u64) -> Option<u64> {
+        if let Some(seq) = self.next_push(pool, gone_below, true) {
+            return Some(seq);
+        }
         while self.resend_len > 0 {
             self.resend_len -= 1;
             let seq = self.resend[self.resend_len];
@@ -108,11 +124,17 @@ impl Downstream {
                 return Some(seq);
             }
         }
+        self.next_push(pool, gone_below, false)
+    }
+
+    fn next_push(&mut self, pool: &ChunkPool, gone_below: u64, live_only: bool) -> Option<u64> {
         let newest = pool.newest()?;
         let start = pool.window_start().unwrap_or(0);
         for k in 0..SUBSTREAMS {
             let s = (self.rr + k) % SUBSTREAMS;
-            if self.mask & (1 << s) == 0 {
+            if self.mask & (1 << s) == 0
+                || live_only && newest.saturating_sub(self.next[s]) >= LIVE_SPAN
+            {
                 continue;
             }
             let n = &mut self.next[s];
@@ -147,8 +169,15 @@ impl Downstream {
     }
 }
 
+/// A push cursor this close to the newest chunk held (in sequence numbers) is "live".
+const LIVE_SPAN: u64 = 16;
+
 /// Chunks of one substream a push cursor looks ahead for a held chunk past a gap.
 const GAP_LOOKAHEAD: u64 = 8;
+
+/// A chunk that fills a gap this many sequence numbers behind a child's push cursor is still
+/// sent to it (about 1.3 s at 1.5 Mbit/s): the child is likely still waiting for it.
+const LATE_WINDOW: u64 = 256;
 
 /// A token bucket in bytes. A rate of 0 means unlimited.
 #[derive(Clone, Debug)]

@@ -1182,6 +1182,34 @@ impl Main {
                 }
             });
         }
+        if std::env::var_os("TVMESH_SIM_DIAG").is_some() {
+            let mut lines = Vec::new();
+            for &id in &self.alive {
+                shared.with_node(id, |node| {
+                    if let Core::Peer(p) = &node.core {
+                        let lag = p.lag_ms().unwrap_or(0);
+                        let seed = p.parent_kinds().contains(&1);
+                        if (seed || lag > 2000 && id % 25 == 0) && lines.len() < 60 {
+                            let x = p.stats();
+                            lines.push(format!(
+                                "diag box {id}{} cap {} lag {lag} src_delay {:?} parents {:?} partners {} lost {} requested {} dup {}",
+                                if seed { " SEED" } else { "" },
+                                node.link.cap_bps / 1000,
+                                p.src_delay_ms(),
+                                p.parent_kinds(),
+                                p.partners(),
+                                x.lost,
+                                x.requested_chunks,
+                                x.duplicates
+                            ));
+                        }
+                    }
+                });
+            }
+            for l in lines {
+                eprintln!("{l}");
+            }
+        }
         classes.sort_unstable_by_key(|c| c.0);
         let class_lines: Vec<String> = classes
             .iter()

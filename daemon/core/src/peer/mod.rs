@@ -292,6 +292,20 @@ impl Peer {
         self.first_output.map(|t| t.saturating_since(self.started))
     }
 
+    /// This box's smoothed distance from the source per substream, ms ([`NO_DELAY`] unknown).
+    pub fn src_delay_ms(&self) -> [u16; SUBSTREAMS] {
+        self.src_delay_ms
+    }
+
+    /// Per substream: 0 no parent, 1 the root, 2 a partner.
+    pub fn parent_kinds(&self) -> [u8; SUBSTREAMS] {
+        self.parents.map(|p| match p {
+            Parent::None => 0,
+            Parent::Root => 1,
+            Parent::Partner(_) => 2,
+        })
+    }
+
     /// How far playback is behind the source, from the chunk stamps and the root's clock
     /// announced at join (ms; `None` before anything played).
     pub fn lag_ms(&self) -> Option<u64> {
@@ -421,7 +435,12 @@ impl Peer {
                     return;
                 }
                 self.stats.bytes_from_root += len as u64;
-                self.root_last_chunk[substream(info.seq)] = Some(now);
+                // Only a chunk past what we hold shows the root pushing to us; repairs it answers
+                // for older ones do not (else a box it no longer seeds would wait on it forever).
+                let s = substream(info.seq);
+                if self.sub_seen[s].is_none_or(|t| info.seq > t) {
+                    self.root_last_chunk[s] = Some(now);
+                }
                 let _ = sent_us;
                 self.on_chunk(now, info, payload, true);
             }

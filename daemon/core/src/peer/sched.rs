@@ -23,7 +23,7 @@ const NEARER_BY_MS: u32 = 400;
 /// Least time between two changes of one substream's parent.
 const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
-const CATCH_UP_PUSH: u64 = 48;
+const CATCH_UP_PUSH: u64 = 192;
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
 /// whose members filled their tables with each other; the tick prunes back to the limit.
 const INBOUND_SLACK: usize = 2;
@@ -398,12 +398,13 @@ impl Peer {
             let keep = match self.parents[s] {
                 Parent::None => false,
                 Parent::Root => {
-                    let quiet = others_ahead
-                        && self.root_last_chunk[s]
-                            .map_or(now.saturating_since(self.parent_since[s]), |t| {
-                                now.saturating_since(t)
-                            })
-                            > self.cfg.parent_timeout;
+                    // The root pushes as it ingests: its silence means it is not feeding us (a
+                    // lost refusal, a replaced seed), even when no partner is ahead either.
+                    let quiet = self.root_last_chunk[s]
+                        .map_or(now.saturating_since(self.parent_since[s]), |t| {
+                            now.saturating_since(t)
+                        })
+                        > self.cfg.parent_timeout;
                     if quiet && !hold {
                         self.root_refused_until[s] = now + Duration::from_secs(5);
                     }

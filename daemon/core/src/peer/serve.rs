@@ -9,28 +9,71 @@ use super::*;
 
 impl Peer {
     /// Substreams of `mask` this box can serve to partner `i` (its current ones count as free).
-    pub(super) fn admit(&self, i: usize, mask: u8) -> u8 {
+    /// When full, a substream this box serves to fewer than its fair share of children (a
+    /// quarter of its capacity) takes the slot of one child of its most-served substream: a
+    /// box near the source must not fill up with three substreams and starve the fourth's tree.
+    pub(super) fn admit(&mut self, i: usize, mask: u8) -> u8 {
         let cap = self.child_capacity();
-        let others: u32 = self
-            .partners
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != i)
-            .map(|(_, p)| p.down.count())
-            .sum();
+        let fair = cap.div_ceil(SUBSTREAMS as u32);
+        let mut per = [0u32; SUBSTREAMS];
+        for (j, p) in self.partners.iter().enumerate() {
+            if j != i {
+                for (s, n) in per.iter_mut().enumerate() {
+                    *n += u32::from(p.down.mask >> s & 1);
+                }
+            }
+        }
         let token = self.partners[i].token;
         let mut accepted = 0u8;
-        let mut n = others;
         for s in 0..SUBSTREAMS {
             let bit = 1u8 << s;
             // Never feed a substream back to the partner that feeds it to us.
-            if mask & bit == 0 || self.parents[s] == Parent::Partner(token) || n >= cap {
+            if mask & bit == 0 || self.parents[s] == Parent::Partner(token) {
                 continue;
             }
+            let n: u32 = per.iter().sum();
+            if n >= cap {
+                if per[s] >= fair {
+                    continue;
+                }
+                let Some(t) = (0..SUBSTREAMS)
+                    .filter(|&t| per[t] > fair)
+                    .max_by_key(|&t| per[t])
+                else {
+                    continue;
+                };
+                if !self.preempt(i, t) {
+                    continue;
+                }
+                per[t] -= 1;
+            }
             accepted |= bit;
-            n += 1;
+            per[s] += 1;
         }
         accepted
+    }
+
+    /// Stops feeding substream `t` to one child other than `i` (it finds another parent).
+    fn preempt(&mut self, i: usize, t: usize) -> bool {
+        let bit = 1u8 << t;
+        let Some(j) =
+            (0..self.partners.len()).find(|&j| j != i && self.partners[j].down.mask & bit != 0)
+        else {
+            return false;
+        };
+        let p = &mut self.partners[j];
+        let mask = p.down.mask & !bit;
+        p.down.subscribe(mask, 0);
+        let (addr, token) = (p.addr, p.token);
+        self.ctrl.push((
+            addr,
+            Ctrl::SubAck {
+                token,
+                accepted: mask,
+                refused: bit,
+            },
+        ));
+        true
     }
 
     /// Substreams this box can serve at its current upload rate.
@@ -105,9 +148,12 @@ impl Peer {
             return None;
         }
         let channel = self.channel()?;
-        for k in 0..n {
+        // Two rounds: children with a live chunk waiting first, then backlogs and repairs.
+        for k in 0..2 * n {
             let i = (self.rr + k) % n;
-            if !self.partners[i].up || !self.partners[i].down.pending(&self.pool) {
+            let d = &self.partners[i].down;
+            if !self.partners[i].up || !d.pending(&self.pool) || k < n && !d.live_ready(&self.pool)
+            {
                 continue;
             }
             let Some(seq) = self.partners[i].down.next_chunk(&self.pool, self.play) else {
