@@ -3,7 +3,7 @@
 //! Builds, in memory, one second of stream the way the root would (760 chunks of 7 TS packets,
 //! scrambled under the current channel key, a signed manifest per 64 chunks or 100 ms), then does
 //! what a box does: each chunk is checked on arrival (`Unknown`, held), each manifest is verified
-//! (one Ed25519 check), the held chunks are checked again (SHA-256 each) and descrambled in place.
+//! (one Ed25519 check), the held chunks are checked again (BLAKE2s each) and descrambled in place.
 //!
 //! Usage:
 //! - `drm_cost root` — build the stream only (baseline for callgrind);

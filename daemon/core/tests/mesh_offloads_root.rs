@@ -35,9 +35,10 @@ fn root_egress_stays_near_two_copies() {
         let c = b.continuity_ppm(OutputId(0));
         assert!(
             c >= 995_000,
-            "box {i}: continuity {c}: {:?} {:?}",
+            "box {i}: continuity {c}: {:?} {:?} {:?}",
             b.stats(),
-            b.output_stats(OutputId(0))
+            b.output_stats(OutputId(0)),
+            b.integrity_stats()
         );
         assert!(b.partners() >= 2, "box {i} has {} partners", b.partners());
         from_root += b.stats().bytes_from_root;

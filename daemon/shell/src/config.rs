@@ -7,6 +7,7 @@
 //! with status 2 having written nothing.
 
 use crate::io::uri::{SinkUri, SourceUri};
+pub use integrity::IntegrityConfig;
 use std::fmt;
 use std::net::SocketAddr;
 pub use viewer::ViewerConfig;
@@ -162,6 +163,8 @@ pub struct Config {
     /// Remote, control socket, zapping, decoder and LED settings (see `config/viewer.rs`).
     #[allow(dead_code)] // read by run_peer once issue 7 is wired
     pub viewer: ViewerConfig,
+    /// Chunk-integrity keys (see `config/integrity.rs`).
+    pub integrity: IntegrityConfig,
 }
 
 /// NAT-traversal settings (see `tvmesh_core::nat`).
@@ -435,7 +438,10 @@ fn check_name(s: &Setting, name: &str) -> Result<(), ConfigError> {
 
 fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> {
     for s in all {
-        if !KEYS.contains(&s.key.as_str()) && !viewer::KEYS.contains(&s.key.as_str()) {
+        if !KEYS.contains(&s.key.as_str())
+            && !viewer::KEYS.contains(&s.key.as_str())
+            && !integrity::KEYS.contains(&s.key.as_str())
+        {
             return Err(err(s, "unknown field (see --help)"));
         }
     }
@@ -571,9 +577,11 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         board,
         nat,
         viewer: viewer::viewer(all)?,
+        integrity: integrity::integrity(all)?,
     })
 }
 
+pub mod integrity;
 #[cfg(test)]
 mod tests;
 mod viewer;

@@ -5,6 +5,7 @@
 
 mod clock;
 mod config;
+mod drm_box;
 mod http;
 mod io;
 mod nat_box;

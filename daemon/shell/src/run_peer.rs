@@ -56,6 +56,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         max_partners: p.max_partners,
         upload_kbps: cfg.upload_kbps,
         seed,
+        channel_key: cfg.integrity.channel_key,
         ..PeerConfig::default()
     };
     let mut peer = Peer::new(pc, p.root, p.channel, started)
@@ -309,6 +310,7 @@ fn snapshot(
             lag_ms: peer.lag_ms().unwrap_or(0),
             viewers: 0,
             root_egress_kbps: 0,
+            integrity: Some(crate::drm_box::integrity_status(peer)),
         }],
         bad_datagrams: st.bad_datagrams,
         upload_kbps: cfg.upload_kbps,

@@ -53,9 +53,15 @@ pub fn run(
         seed_copies: mesh.seed_copies,
         repair_kbps: mesh.repair_kbps,
         groups: mesh.groups.clone(),
+        sign_seed: crate::drm_box::sign_seed(&cfg.integrity),
+        segment_ms: cfg
+            .integrity
+            .segment_ms
+            .unwrap_or(tvmesh_core::drm::sign::DEFAULT_SEGMENT_MS),
     };
     let mut root =
         Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
+    crate::drm_box::log_keys(&root, &specs);
     let mut reactor = Reactor::new(64)?;
     let mut udp = Udp::bind(listen)?;
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
@@ -216,6 +222,7 @@ fn snapshot(
             lag_ms: 0,
             viewers: s.peers,
             root_egress_kbps: u64::from(s.egress_kbps),
+            integrity: crate::drm_box::root_integrity_status(root, i),
         });
     }
     Status {

@@ -53,6 +53,23 @@ pub struct ChannelStatus {
     pub viewers: u32,
     /// Root: chunk egress over the last few seconds, kbit/s.
     pub root_egress_kbps: u64,
+    /// Chunk integrity (issue 6): the channel's signing key and what was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegrityStatus>,
+}
+
+/// A channel's integrity as `status.json` shows it. Root: `key` and `manifests` (sent). Box: the
+/// pinned key (empty until known) and the verification counters.
+#[derive(Serialize, Clone, Default, Debug)]
+pub struct IntegrityStatus {
+    /// The channel's Ed25519 public key, 64 hex digits ("" while a box does not know it).
+    pub key: String,
+    pub manifests: u64,
+    pub valid: u64,
+    pub forged: u64,
+    pub held_dropped: u64,
+    pub bans: u64,
+    pub requests_refused: u64,
 }
 
 /// The whole snapshot.

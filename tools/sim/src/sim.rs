@@ -693,6 +693,7 @@ impl Sim {
             seed_copies: p.seed_copies,
             repair_kbps: 0,
             groups,
+            ..RootConfig::default()
         };
         let root = Root::new(
             rc,

@@ -14,15 +14,16 @@
 //! A chunk's hash covers `seq (u64 BE) ‖ flags ‖ key_id ‖ payload as carried` — after scrambling,
 //! so a box checks a chunk before it spends anything on descrambling it, and a box without the
 //! key can still verify what it relays. `stamp_ms` is not covered: it is advisory timing only.
-//! Hashes are SHA-256 truncated to 128 bits: forging a chunk needs a second preimage (2^128 work),
+//! Hashes are BLAKE2s-256 truncated to 128 bits (BLAKE2s: half the instructions per byte of
+//! portable SHA-256, see docs/BENCHMARKS.md): forging a chunk needs a second preimage (2^128 work),
 //! and collisions help no one but the root, which signs anyway.
 //!
 //! Invariants: [`Manifest::parse`] checks every length before reading and rejects trailing bytes,
 //! so no input can make it panic; a parsed manifest's `first_seq + count` does not overflow.
 
 use crate::chunk::ChunkInfo;
+use blake2::{Blake2s256, Digest};
 use ed25519_compact::{PublicKey, SecretKey, Signature};
-use sha2::{Digest, Sha256};
 
 /// Format version this code writes and reads.
 pub const VERSION: u8 = 1;
@@ -63,7 +64,7 @@ pub enum ManifestError {
 
 /// The hash a manifest carries for a chunk.
 pub fn chunk_hash(info: &ChunkInfo, payload: &[u8]) -> ChunkHash {
-    let mut h = Sha256::new();
+    let mut h = Blake2s256::new();
     let mut head = [0u8; 10];
     head[..8].copy_from_slice(&info.seq.to_be_bytes());
     head[8] = info.flags.0;

@@ -2,7 +2,7 @@
 //!
 //! - [`cipher`]: scramble / descramble a chunk's TS payloads in place with ChaCha20.
 //! - [`keys`]: the root's rotating channel-key schedule and the box's table of received keys.
-//! - [`manifest`]: the signed segment manifest (truncated SHA-256 per chunk, one Ed25519
+//! - [`manifest`]: the signed segment manifest (truncated BLAKE2s per chunk, one Ed25519
 //!   signature per segment), parse and emit.
 //! - [`sign`]: the root's [`sign::Signer`], which closes a segment every `segment_ms` or
 //!   [`manifest::MANIFEST_MAX`] chunks and signs its manifest.
@@ -27,6 +27,7 @@ pub mod keys;
 pub mod licence;
 pub mod manifest;
 pub mod sign;
+pub mod store;
 pub mod verify;
 
 /// A 256-bit symmetric key (channel key or device secret).
@@ -99,4 +100,24 @@ impl<'a> Out<'a> {
     pub(crate) fn written(&self) -> &[u8] {
         &self.b[..self.n]
     }
+}
+
+/// A channel's 32-bit tag, used in manifests and nonces: the first 4 bytes of SHA-256 of its name,
+/// so the root and every box derive the same tag without sending it.
+pub fn channel_tag(name: &[u8]) -> u32 {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(name);
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
+}
+
+/// The Ed25519 signing seed of channel `name` under the root's master seed: SHA-256 of a domain
+/// label, the master seed and the name. A root restarted with the same master seed keeps the same
+/// channel keys, so boxes that pinned them keep working.
+pub fn channel_signing_seed(master: &Key, name: &[u8]) -> Key {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tvmesh channel signing key v1");
+    h.update(master);
+    h.update(name);
+    h.finalize().into()
 }

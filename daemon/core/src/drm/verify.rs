@@ -4,7 +4,7 @@
 //! chunk hashes, indexed by `seq % window`. [`Verifier::handle_manifest`] checks, cheapest first,
 //! the manifest's format, its channel tag, that it is not wholly older than the window, and then
 //! its signature — one Ed25519 verification per manifest — and stores its hashes.
-//! [`Verifier::check`] hashes a chunk (SHA-256 over ≈ 1.3 KB) and compares.
+//! [`Verifier::check`] hashes a chunk (BLAKE2s over ≈ 1.3 KB) and compares.
 //!
 //! Verdicts: [`Verdict::Valid`] — store, forward, output; [`Verdict::Forged`] — drop the chunk,
 //! drop and ban the peer that sent it, fetch the chunk elsewhere; [`Verdict::Unknown`] — no

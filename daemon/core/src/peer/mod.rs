@@ -19,12 +19,14 @@
 //! are acted on only from the root or a known partner (HELLO excepted). The play head never moves
 //! backwards within a stream epoch.
 
+mod integrity;
 mod partner;
 mod play;
 mod sched;
 mod serve;
 mod types;
 
+pub use integrity::IntegrityStats;
 pub use types::{PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
 
 use crate::output::{OutputId, OutputStats, Outputs};
@@ -166,6 +168,7 @@ pub struct Peer {
     rate_window: (Instant, u64),
     leaving: bool,
     stats: PeerStats,
+    integrity: integrity::BoxIntegrity,
 }
 
 impl Peer {
@@ -194,7 +197,14 @@ impl Peer {
         let nonce = rng.next_nonzero_u32();
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         let ledbat = Ledbat::new(u64::from(cfg.upload_kbps) * 1000, now);
+        let integrity = integrity::BoxIntegrity::new(
+            n,
+            cfg.channel_key,
+            cfg.pending_chunks,
+            2 * cfg.max_partners + 2,
+        );
         Ok(Peer {
+            integrity,
             outputs: Outputs::new(cfg.outputs.max(1), queue),
             state: State::Joining {
                 nonce,
@@ -348,6 +358,9 @@ impl Peer {
                 }
                 return;
             }
+        };
+        let Some(msg) = self.screen(now, from, msg) else {
+            return;
         };
         if from == self.root {
             self.on_root(now, msg, bytes.len());
@@ -578,7 +591,8 @@ impl Peer {
     }
 
     fn add_candidate(&mut self, a: SocketAddr, flags: u8) {
-        if self.partners.iter().any(|p| p.addr == a)
+        if self.is_banned(a)
+            || self.partners.iter().any(|p| p.addr == a)
             || self.candidates[..self.n_candidates]
                 .iter()
                 .any(|c| c.0 == a)
@@ -597,6 +611,7 @@ impl Peer {
     /// Timers: joins, keepalives, the scheduler tick, give-ups, stall detection.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        self.integrity_tick(now);
         self.advance_play(now);
         if let State::Playing { last_chunk, .. } = self.state {
             if now.saturating_since(last_chunk) >= self.cfg.stall_timeout {
@@ -647,6 +662,7 @@ impl Peer {
                     .min(self.next_tick),
             ),
         };
+        let base = earliest(base, self.integrity_timeout());
         earliest(
             base,
             self.budget
@@ -659,6 +675,10 @@ impl Peer {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.now = now;
         if let Some(t) = self.poll_control(now, buf) {
+            self.stats.control_bytes += t.len as u64;
+            return Some(t);
+        }
+        if let Some(t) = self.poll_integrity(buf) {
             self.stats.control_bytes += t.len as u64;
             return Some(t);
         }

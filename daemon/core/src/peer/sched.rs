@@ -29,11 +29,11 @@ const CATCH_UP_PUSH: u64 = 192;
 const INBOUND_SLACK: usize = 2;
 
 impl Peer {
-    fn partner_index(&self, from: SocketAddr) -> Option<usize> {
+    pub(super) fn partner_index(&self, from: SocketAddr) -> Option<usize> {
         self.partners.iter().position(|p| p.addr == from)
     }
 
-    fn partner_by_token(&self, from: SocketAddr, token: u32) -> Option<usize> {
+    pub(super) fn partner_by_token(&self, from: SocketAddr, token: u32) -> Option<usize> {
         self.partners
             .iter()
             .position(|p| p.addr == from && p.token == token)
@@ -224,7 +224,7 @@ impl Peer {
         }
     }
 
-    fn drop_partner(&mut self, i: usize) {
+    pub(super) fn drop_partner(&mut self, i: usize) {
         let p = self.partners.swap_remove(i);
         for s in 0..SUBSTREAMS {
             if self.parents[s] == Parent::Partner(p.token) {

@@ -55,6 +55,18 @@ pub struct PeerConfig {
     pub stall_timeout: Duration,
     /// Seed for nonces and choices.
     pub seed: u64,
+    /// The channel's Ed25519 public key from the board profile; `None`: pin the root's at first
+    /// sight.
+    pub channel_key: Option<[u8; 32]>,
+    /// Chunks held while their manifest is on its way (1316 B each).
+    pub pending_chunks: usize,
+    /// Longest a chunk is held for its manifest before it is dropped (and repaired).
+    pub pending_hold: Duration,
+    /// Chunks (REQUEST) plus manifests (MANIFEST_REQ) one partner may ask for per second; a
+    /// partner asking for four times as many is dropped and banned.
+    pub max_requests_per_s: u32,
+    /// How long a partner that sent a forged chunk or flooded us is banned.
+    pub ban: Duration,
 }
 
 impl Default for PeerConfig {
@@ -82,6 +94,11 @@ impl Default for PeerConfig {
             partner_timeout: Duration::from_secs(3),
             stall_timeout: Duration::from_secs(3),
             seed: 1,
+            channel_key: None,
+            pending_chunks: 128,
+            pending_hold: Duration::from_millis(250),
+            max_requests_per_s: 2048,
+            ban: Duration::from_secs(60),
         }
     }
 }

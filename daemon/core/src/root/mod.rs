@@ -17,7 +17,10 @@
 //! construction from [`RootConfig`]; nothing on the per-datagram or per-chunk path allocates;
 //! work per call is bounded by the table sizes or by constants (probes, queue capacities).
 
+mod integrity;
 pub mod tracker;
+
+pub use integrity::{ANSWERS_PER_S, STORE_MANIFESTS};
 
 use crate::chunker::{Chunker, ChunkerStats};
 use crate::pool::{ChunkPool, PoolError};
@@ -60,6 +63,12 @@ pub struct RootConfig {
     pub repair_kbps: u32,
     /// Network groups: boxes in the same group are introduced to each other first.
     pub groups: Vec<Vec<Prefix>>,
+    /// Master seed of the channels' Ed25519 signing keys (see [`crate::drm::channel_signing_seed`]).
+    /// The daemon reads it from config or makes a random one; the all-zero default is for tests.
+    pub sign_seed: crate::drm::Key,
+    /// Longest signed segment, ms: a box holds a chunk at most about this long before its manifest
+    /// arrives (a segment also closes at 64 chunks).
+    pub segment_ms: u32,
 }
 
 impl Default for RootConfig {
@@ -73,6 +82,8 @@ impl Default for RootConfig {
             seed_copies: 2,
             repair_kbps: 0,
             groups: Vec::new(),
+            sign_seed: [0; 32],
+            segment_ms: crate::drm::sign::DEFAULT_SEGMENT_MS,
         }
     }
 }
@@ -275,6 +286,7 @@ pub struct Root {
     next_expiry: Instant,
     bad_reports: ReportLimit,
     stats: RootStats,
+    integrity: integrity::RootIntegrity,
 }
 
 mod session;

@@ -49,7 +49,9 @@ impl Root {
                 },
             });
         }
+        let names: Vec<&[u8]> = channels.iter().map(|c| c.name.as_bytes()).collect();
         Ok(Root {
+            integrity: integrity::RootIntegrity::new(&cfg, &names, now),
             sessions: (0..cfg.max_sessions).map(|_| None).collect(),
             addr_index: AddrIndex::new(cfg.max_sessions),
             rng: Rng::new(cfg.seed),
@@ -120,6 +122,7 @@ impl Root {
             c.chunker.mark_discontinuity();
             self.events.push(RootEvent::SourceResync { channel });
         }
+        self.sign_new_chunks(now, channel);
     }
 
     /// The source of `channel` restarted (reconnect, file loop): the next chunk is flagged.
@@ -205,6 +208,9 @@ impl Root {
                 if let Some(i) = self.session_index(from, token) {
                     self.end_session(i, LeaveReason::Left);
                 }
+            }
+            m @ (Message::KeyReq { .. } | Message::ManifestReq { .. }) => {
+                self.on_integrity(now, from, m)
             }
             _ => self.stats.ignored += 1,
         }
@@ -364,7 +370,7 @@ impl Root {
         None
     }
 
-    fn session_index(&self, from: SocketAddr, token: u32) -> Option<usize> {
+    pub(super) fn session_index(&self, from: SocketAddr, token: u32) -> Option<usize> {
         self.find_addr(from)
             .filter(|&i| self.sessions[i].as_ref().is_some_and(|s| s.token == token))
     }
@@ -414,6 +420,7 @@ impl Root {
             };
             c.repair.set_rate(u64::from(rate) * 1000);
         }
+        self.integrity_timeout(now);
         if now >= self.next_expiry {
             self.next_expiry = now + Duration::from_secs(1);
             for i in 0..self.sessions.len() {
@@ -434,7 +441,8 @@ impl Root {
             .iter()
             .filter_map(|c| c.chunker.poll_timeout())
             .min();
-        earliest(flush, Some(self.next_expiry))
+        let sign = self.integrity.poll_timeout();
+        earliest(earliest(flush, Some(self.next_expiry)), sign)
     }
 
     /// The next event, if any.
@@ -445,6 +453,11 @@ impl Root {
     /// Writes the next datagram to send into `buf` (at least [`wire::MAX_DATAGRAM`] bytes).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         if let Some(t) = self.poll_reply(buf) {
+            self.stats.control_out += 1;
+            self.stats.control_bytes += t.len as u64;
+            return Some(t);
+        }
+        if let Some(t) = self.poll_integrity(buf) {
             self.stats.control_out += 1;
             self.stats.control_bytes += t.len as u64;
             return Some(t);

@@ -205,6 +205,7 @@ impl Message<'_> {
                 bitmap(&mut w, map)?;
             }
             Message::Unknown { kind } => header(&mut w, kind, 0)?,
+            ref m => drm::emit(m, &mut w).unwrap_or(Err(WireError::Length))?,
         }
         Ok(w.len())
     }

@@ -19,6 +19,7 @@
 //! | 0x0B | SUB_ACK   | parent → box | token u32, accepted u8, refused u8 |
 //! | 0x10 | CHUNK     | any → box   | seq u64, flags u8, key_id u8, stamp_ms u32, sent_us u32, payload (n × 188, n ≤ 7) |
 //! | 0x11 | REQUEST   | box → any   | token u32, base u64, map_len u8, map |
+//! | 0x30–0x33 | MANIFEST, MANIFEST_REQ, KEY_REQ, CHANNEL_KEY | see `drm.rs` | chunk integrity |
 //!
 //! Bitmaps (MAP, REQUEST): bit i of byte i/8, LSB first, names sequence number base+i. A token
 //! names a relationship: the root's session token, or between boxes the nonce of the HELLO that
@@ -30,6 +31,7 @@
 //! can make it panic; emitting checks the buffer and returns [`WireError::Buffer`].
 
 mod codec;
+mod drm;
 mod emit;
 mod parse;
 #[cfg(test)]
@@ -215,10 +217,34 @@ pub enum Message<'a> {
         base: u64,
         map: &'a [u8],
     },
+    /// A signed segment manifest (0x30), body unparsed (see [`crate::drm::manifest`]).
+    Manifest {
+        channel: u16,
+        body: &'a [u8],
+    },
+    /// Ask for the manifest covering `seq` (0x31).
+    ManifestReq {
+        channel: u16,
+        token: u32,
+        seq: u64,
+    },
+    /// Ask the root for the channel's signing key (0x32).
+    KeyReq {
+        channel: u16,
+        token: u32,
+    },
+    /// The channel's public signing key (0x33); `kind` 1 is Ed25519.
+    ChannelKey {
+        channel: u16,
+        kind: u8,
+        key: [u8; 32],
+    },
     Unknown {
         kind: u8,
     },
 }
+
+pub use drm::KEY_ED25519;
 
 const JOIN: u8 = 0x01;
 const JOIN_ACK: u8 = 0x02;

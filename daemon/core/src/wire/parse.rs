@@ -176,7 +176,10 @@ impl<'a> Message<'a> {
                     map: bitmap(&mut r)?,
                 }
             }
-            kind => return Ok(Message::Unknown { kind }),
+            kind => match drm::parse(kind, channel, &mut r) {
+                Some(m) => return m,
+                None => return Ok(Message::Unknown { kind }),
+            },
         };
         Ok(m)
     }

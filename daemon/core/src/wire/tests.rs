@@ -314,3 +314,54 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn manifest_message() {
+    roundtrip(
+        &[0xC1, 0x30, 0x00, 0x02, 0x01, 0xAA, 0xBB],
+        Message::Manifest {
+            channel: 2,
+            body: &[0x01, 0xAA, 0xBB],
+        },
+    );
+    assert_eq!(Message::parse(&[0xC1, 0x30, 0, 2]), Err(WireError::Length));
+}
+
+#[test]
+fn manifest_req() {
+    roundtrip(
+        &[
+            0xC1, 0x31, 0x00, 0x01, // header, channel 1
+            0x00, 0x00, 0x00, 0x09, // token
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x0F, 0x42, 0x40, // seq 1_000_000
+        ],
+        Message::ManifestReq {
+            channel: 1,
+            token: 9,
+            seq: 1_000_000,
+        },
+    );
+}
+
+#[test]
+fn key_req_and_channel_key() {
+    roundtrip(
+        &[0xC1, 0x32, 0x00, 0x03, 0x12, 0x34, 0x56, 0x78],
+        Message::KeyReq {
+            channel: 3,
+            token: 0x1234_5678,
+        },
+    );
+    let mut bytes = std::vec![0xC1, 0x33, 0x00, 0x03, 0x01];
+    bytes.extend((0u8..32).collect::<Vec<u8>>());
+    let mut key = [0u8; 32];
+    key.iter_mut().zip(0u8..).for_each(|(k, i)| *k = i);
+    roundtrip(
+        &bytes,
+        Message::ChannelKey {
+            channel: 3,
+            kind: KEY_ED25519,
+            key,
+        },
+    );
+}

@@ -6,6 +6,8 @@
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // tests may read the sample file; the core itself may not
 
+pub mod hostile;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
@@ -70,6 +72,8 @@ pub struct Sim {
     pub dead: Vec<bool>,
     /// Links cut in both directions.
     pub cut: Vec<(SocketAddr, SocketAddr)>,
+    /// Boxes whose datagrams are rewritten by an attack ([`hostile`]).
+    pub hostile: Vec<Option<hostile::Hostile>>,
     buf: Vec<u8>,
 }
 
@@ -124,6 +128,7 @@ impl Sim {
             drain: true,
             dead: vec![false; boxes],
             cut: Vec::new(),
+            hostile: (0..boxes).map(|_| None).collect(),
             buf: vec![0; MAX_DATAGRAM],
         }
     }
@@ -180,7 +185,14 @@ impl Sim {
                 }
                 while let Some(t) = self.boxes[i].poll_transmit(self.now, &mut self.buf) {
                     any = true;
-                    self.send(box_addr(i), t.dst, t.len);
+                    let Some(h) = self.hostile.get_mut(i).and_then(|h| h.as_mut()) else {
+                        self.send(box_addr(i), t.dst, t.len);
+                        continue;
+                    };
+                    for d in h.tamper(&self.buf[..t.len]) {
+                        self.buf[..d.len()].copy_from_slice(&d);
+                        self.send(box_addr(i), t.dst, d.len());
+                    }
                 }
                 while self.boxes[i].poll_event().is_some() {}
                 if self.drain {
@@ -282,6 +294,7 @@ impl Sim {
         self.boxes.push(p);
         self.sink.push(Vec::new());
         self.dead.push(false);
+        self.hostile.push(None);
         i
     }
 

@@ -37,16 +37,16 @@ fn rfc8032_test1() {
     );
 }
 
-/// Proves the hash is SHA-256 (FIPS 180-2 "abc" vector) over `seq ‖ flags ‖ key_id ‖ payload`,
-/// truncated, with the 10-byte head spelled out as literal bytes.
+/// Proves the hash is BLAKE2s-256 (RFC 7693 appendix B "abc" vector) over
+/// `seq ‖ flags ‖ key_id ‖ payload`, truncated, with the 10-byte head spelled out as literal bytes.
 #[test]
-fn chunk_hash_is_truncated_sha256() {
-    let abc = Sha256::digest(b"abc");
+fn chunk_hash_is_truncated_blake2s() {
+    let abc = Blake2s256::digest(b"abc");
     assert_eq!(
         &abc[..HASH_LEN],
         &[
-            0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
-            0x22, 0x23
+            0x50, 0x8c, 0x5e, 0x8c, 0x32, 0x7c, 0x14, 0xe2, 0xe1, 0xa7, 0x2b, 0xa3, 0x4e, 0xeb,
+            0x45, 0x2f
         ]
     );
     let info = ChunkInfo {
@@ -55,7 +55,7 @@ fn chunk_hash_is_truncated_sha256() {
         key_id: 9,
         stamp_ms: 12345, // not covered
     };
-    let whole = Sha256::digest([1, 2, 3, 4, 5, 6, 7, 8, 0x04, 9, b'x', b'y']);
+    let whole = Blake2s256::digest([1, 2, 3, 4, 5, 6, 7, 8, 0x04, 9, b'x', b'y']);
     assert_eq!(chunk_hash(&info, b"xy"), whole[..HASH_LEN]);
     let other_stamp = ChunkInfo {
         stamp_ms: 0,

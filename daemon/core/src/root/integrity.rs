@@ -1,0 +1,260 @@
+//! The root's side of chunk integrity: every channel is signed.
+//!
+//! Each channel has an Ed25519 key derived from [`RootConfig::sign_seed`] and its name
+//! ([`crate::drm::channel_signing_seed`]). Every chunk the chunker makes is hashed into the
+//! channel's [`Signer`] once, right after it enters the pool; each closed segment's manifest is kept
+//! in a small [`ManifestStore`] and sent once to every box the root feeds directly (its seeds),
+//! which forward it down their trees. Boxes that got a chunk from the root as a repair, or missed a
+//! manifest, ask with MANIFEST_REQ; boxes ask for the public key with KEY_REQ. Both are answered
+//! only for a validated session and within [`ANSWERS_PER_S`] per second, and each answer is no
+//! larger than ~1.1 kB, sent to the session's own address.
+//!
+//! Invariants: all tables are sized at construction; the fan-out of one manifest scans the session
+//! table once (bounded by `max_sessions`); nothing here allocates after [`Root::new`].
+
+use super::{Root, RootConfig};
+use crate::drm::manifest::MANIFEST_MAX_LEN;
+use crate::drm::sign::Signer;
+use crate::drm::store::ManifestStore;
+use crate::ring::Ring;
+use crate::time::Instant;
+use crate::wire::{Message, KEY_ED25519};
+use crate::Transmit;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+use ed25519_compact::{KeyPair, Seed};
+
+/// Manifests kept per channel for MANIFEST_REQ (at 100 ms segments: 1.6 s of stream).
+pub const STORE_MANIFESTS: usize = 16;
+/// KEY_REQ and MANIFEST_REQ answers per second, over all channels.
+pub const ANSWERS_PER_S: u32 = 400;
+/// Answers waiting to be sent; more are dropped (boxes ask again).
+const ANSWER_CAP: usize = 64;
+
+/// One channel's signing state.
+pub(super) struct ChannelSigning {
+    signer: Signer,
+    public: [u8; 32],
+    store: ManifestStore,
+    /// Next chunk sequence number to hash into the signer.
+    next_seq: u64,
+    /// Manifest being fanned out to seeds: (store slot, next session index).
+    fanout: Option<(usize, usize)>,
+    /// Manifests closed but not yet fanned out (store slots, oldest first).
+    queued: Ring<usize>,
+}
+
+/// An answer to a box's request.
+#[derive(Copy, Clone, Debug)]
+enum Answer {
+    Key { channel: usize },
+    Manifest { channel: usize, slot: usize },
+}
+
+/// The root's integrity state: per-channel signing and the answer queue.
+pub(super) struct RootIntegrity {
+    channels: Vec<ChannelSigning>,
+    answers: Ring<(SocketAddr, Answer)>,
+    window: (Instant, u32),
+    /// Manifests sent (fan-out and answers), for the status page.
+    pub(super) manifests_out: u64,
+    /// Requests refused by the answer budget.
+    pub(super) answers_dropped: u64,
+}
+
+impl RootIntegrity {
+    pub(super) fn new(cfg: &RootConfig, names: &[&[u8]], now: Instant) -> Self {
+        let channels = names
+            .iter()
+            .map(|name| {
+                let seed = crate::drm::channel_signing_seed(&cfg.sign_seed, name);
+                let kp = KeyPair::from_seed(Seed::new(seed));
+                let mut public = [0u8; 32];
+                public.copy_from_slice(kp.pk.as_ref());
+                ChannelSigning {
+                    signer: Signer::new(kp.sk, crate::drm::channel_tag(name), cfg.segment_ms),
+                    public,
+                    store: ManifestStore::new(STORE_MANIFESTS),
+                    next_seq: cfg.first_seq,
+                    fanout: None,
+                    queued: Ring::new(STORE_MANIFESTS / 2),
+                }
+            })
+            .collect();
+        RootIntegrity {
+            channels,
+            answers: Ring::new(ANSWER_CAP),
+            window: (now, 0),
+            manifests_out: 0,
+            answers_dropped: 0,
+        }
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.channels
+            .iter()
+            .filter_map(|c| c.signer.poll_timeout())
+            .min()
+    }
+
+    /// Whether an answer fits this second's budget (and counts it).
+    fn budget(&mut self, now: Instant) -> bool {
+        if now.saturating_since(self.window.0) >= Duration::from_secs(1) {
+            self.window = (now, 0);
+        }
+        if self.window.1 >= ANSWERS_PER_S {
+            self.answers_dropped += 1;
+            return false;
+        }
+        self.window.1 += 1;
+        true
+    }
+}
+
+impl ChannelSigning {
+    /// Moves closed manifests from the signer to the store and the fan-out queue.
+    fn collect(&mut self) {
+        let mut buf = [0u8; MANIFEST_MAX_LEN];
+        while let Some(n) = self.signer.poll_manifest(&mut buf) {
+            if let Some(slot) = self.store.insert(&buf[..n]) {
+                self.queued.push(slot);
+            }
+        }
+    }
+}
+
+impl Root {
+    /// The public signing key of channel `i` (for the status page and board profiles).
+    pub fn channel_public_key(&self, i: usize) -> Option<[u8; 32]> {
+        self.integrity.channels.get(i).map(|c| c.public)
+    }
+
+    /// Manifests sent (to seeds and as answers) and integrity requests refused by the budget.
+    pub fn integrity_counters(&self) -> (u64, u64) {
+        (self.integrity.manifests_out, self.integrity.answers_dropped)
+    }
+
+    /// Hashes chunks of `channel` made since the last call into its signer.
+    pub(super) fn sign_new_chunks(&mut self, now: Instant, channel: usize) {
+        let (Some(c), Some(sig)) = (
+            self.channels.get(channel),
+            self.integrity.channels.get_mut(channel),
+        ) else {
+            return;
+        };
+        let end = c.chunker.next_seq();
+        // Chunks that already left the pool (a stalled caller) are skipped, never signed late.
+        let mut seq = sig.next_seq.max(c.pool.window_start().unwrap_or(end));
+        while seq < end {
+            if let Some(r) = c.pool.get(seq) {
+                sig.signer.push(now, &r.info, r.payload);
+            }
+            seq += 1;
+        }
+        sig.next_seq = end;
+        sig.collect();
+    }
+
+    /// Closes segments whose time is up (called from `handle_timeout`).
+    pub(super) fn integrity_timeout(&mut self, now: Instant) {
+        for i in 0..self.channels.len() {
+            self.sign_new_chunks(now, i);
+            if let Some(sig) = self.integrity.channels.get_mut(i) {
+                sig.signer.handle_timeout(now);
+                sig.collect();
+            }
+        }
+    }
+
+    /// KEY_REQ or MANIFEST_REQ from a box.
+    pub(super) fn on_integrity(&mut self, now: Instant, from: SocketAddr, msg: Message<'_>) {
+        let (token, seq) = match msg {
+            Message::KeyReq { token, .. } => (token, None),
+            Message::ManifestReq { token, seq, .. } => (token, Some(seq)),
+            _ => return,
+        };
+        let Some(i) = self.session_index(from, token) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let Some(channel) = self.sessions[i].as_ref().map(|s| s.channel) else {
+            return;
+        };
+        let answer = match seq {
+            None => Answer::Key { channel },
+            Some(seq) => {
+                let Some(slot) = self.integrity.channels[channel].store.find(seq) else {
+                    self.stats.ignored += 1;
+                    return;
+                };
+                Answer::Manifest { channel, slot }
+            }
+        };
+        if self.integrity.budget(now) && !self.integrity.answers.push((from, answer)) {
+            self.integrity.answers_dropped += 1;
+        }
+    }
+
+    /// The next integrity datagram: answers first, then manifest fan-out to seeds.
+    pub(super) fn poll_integrity(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some((dst, a)) = self.integrity.answers.pop() {
+            let len = match a {
+                Answer::Key { channel } => Message::ChannelKey {
+                    channel: channel as u16, // < u16::MAX, checked in Root::new
+                    kind: KEY_ED25519,
+                    key: self.integrity.channels[channel].public,
+                }
+                .emit(buf),
+                Answer::Manifest { channel, slot } => {
+                    self.integrity.manifests_out += 1;
+                    Message::Manifest {
+                        channel: channel as u16,
+                        body: self.integrity.channels[channel].store.slot(slot),
+                    }
+                    .emit(buf)
+                }
+            };
+            if let Ok(len) = len {
+                return Some(Transmit { dst, len });
+            }
+        }
+        for ch in 0..self.integrity.channels.len() {
+            if let Some(t) = self.poll_fanout(ch, buf) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Sends channel `ch`'s pending manifests to its seeds, one datagram per call.
+    fn poll_fanout(&mut self, ch: usize, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            let sig = &mut self.integrity.channels[ch];
+            let (slot, from) = match sig.fanout {
+                Some(f) => f,
+                None => (sig.queued.pop()?, 0),
+            };
+            let next = (from..self.sessions.len()).find(|&i| {
+                self.sessions[i]
+                    .as_ref()
+                    .is_some_and(|s| s.channel == ch && s.validated && s.down.mask != 0)
+            });
+            let sig = &mut self.integrity.channels[ch];
+            let Some(i) = next else {
+                sig.fanout = None;
+                continue;
+            };
+            sig.fanout = Some((slot, i + 1));
+            let dst = self.sessions[i].as_ref()?.addr;
+            let len = Message::Manifest {
+                channel: ch as u16, // < u16::MAX, checked in Root::new
+                body: sig.store.slot(slot),
+            }
+            .emit(buf)
+            .ok()?;
+            self.integrity.manifests_out += 1;
+            return Some(Transmit { dst, len });
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Integrity and DRM messages (types 0x30–0x3F): parse and emit of their bodies.
+//!
+//! | type | name         | sender → receiver | body |
+//! |------|--------------|-------------------|------|
+//! | 0x30 | MANIFEST     | root/box → box    | a signed segment manifest ([`crate::drm::manifest`]), ≤ 1102 bytes |
+//! | 0x31 | MANIFEST_REQ | box → root/box    | token u32, seq u64 (send me the manifest covering `seq`) |
+//! | 0x32 | KEY_REQ      | box → root        | token u32 (send me the channel's signing key) |
+//! | 0x33 | CHANNEL_KEY  | root → box        | kind u8 (1 = Ed25519), public key (32 bytes) |
+//!
+//! Invariants: a MANIFEST body is only length-checked here (1..=[`MANIFEST_MAX_LEN`] bytes); its
+//! structure and signature are the verifier's business. Every read is length-checked, so no input
+//! can make parsing panic.
+
+use super::codec::{Reader, Writer};
+use super::{Message, WireError};
+use crate::drm::manifest::MANIFEST_MAX_LEN;
+
+pub(super) const MANIFEST: u8 = 0x30;
+pub(super) const MANIFEST_REQ: u8 = 0x31;
+pub(super) const KEY_REQ: u8 = 0x32;
+pub(super) const CHANNEL_KEY: u8 = 0x33;
+
+/// CHANNEL_KEY `kind`: an Ed25519 public key.
+pub const KEY_ED25519: u8 = 1;
+
+/// Parses the body of an integrity message of type `kind`; `None` if `kind` is not one.
+pub(super) fn parse<'a>(
+    kind: u8,
+    channel: u16,
+    r: &mut Reader<'a>,
+) -> Option<Result<Message<'a>, WireError>> {
+    let m = match kind {
+        MANIFEST => {
+            let body = r.rest();
+            if body.is_empty() || body.len() > MANIFEST_MAX_LEN {
+                return Some(Err(WireError::Length));
+            }
+            Ok(Message::Manifest { channel, body })
+        }
+        MANIFEST_REQ => (|| {
+            Ok(Message::ManifestReq {
+                channel,
+                token: r.u32()?,
+                seq: r.u64()?,
+            })
+        })(),
+        KEY_REQ => r.u32().map(|token| Message::KeyReq { channel, token }),
+        CHANNEL_KEY => (|| {
+            let kind = r.u8()?;
+            let mut key = [0u8; 32];
+            key.copy_from_slice(r.bytes(32)?);
+            Ok(Message::ChannelKey { channel, kind, key })
+        })(),
+        _ => return None,
+    };
+    Some(m)
+}
+
+/// Emits an integrity message's header and body; `None` if `m` is not one.
+pub(super) fn emit(m: &Message<'_>, w: &mut Writer<'_>) -> Option<Result<(), WireError>> {
+    let head = |w: &mut Writer<'_>, kind: u8, channel: u16| {
+        w.u8(super::MAGIC)?;
+        w.u8(kind)?;
+        w.u16(channel)
+    };
+    let r = match *m {
+        Message::Manifest { channel, body } => {
+            if body.is_empty() || body.len() > MANIFEST_MAX_LEN {
+                return Some(Err(WireError::Length));
+            }
+            head(w, MANIFEST, channel).and_then(|_| w.bytes(body))
+        }
+        Message::ManifestReq {
+            channel,
+            token,
+            seq,
+        } => head(w, MANIFEST_REQ, channel)
+            .and_then(|_| w.u32(token))
+            .and_then(|_| w.u64(seq)),
+        Message::KeyReq { channel, token } => head(w, KEY_REQ, channel).and_then(|_| w.u32(token)),
+        Message::ChannelKey { channel, kind, key } => head(w, CHANNEL_KEY, channel)
+            .and_then(|_| w.u8(kind))
+            .and_then(|_| w.bytes(&key)),
+        _ => return None,
+    };
+    Some(r)
+}
