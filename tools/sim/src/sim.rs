@@ -693,6 +693,9 @@ impl Sim {
             seed_copies: p.seed_copies,
             repair_kbps: 0,
             groups,
+            // The simulator carries chunk headers, not payloads: integrity (hashes of payloads)
+            // is tested by the core's malicious-swarm scenario instead.
+            sign: false,
             ..RootConfig::default()
         };
         let root = Root::new(
@@ -884,6 +887,7 @@ impl Main {
             upload_kbps: (cap_bps / 1000) as u32,
             reachable,
             seed,
+            verify: false,
             ..PeerConfig::default()
         };
         let mut peer =

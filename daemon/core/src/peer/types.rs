@@ -55,6 +55,9 @@ pub struct PeerConfig {
     pub stall_timeout: Duration,
     /// Seed for nonces and choices.
     pub seed: u64,
+    /// Check every chunk against the root's signed manifests (off only to simulate the mesh
+    /// alone, where payloads are not carried).
+    pub verify: bool,
     /// The channel's Ed25519 public key from the board profile; `None`: pin the root's at first
     /// sight.
     pub channel_key: Option<[u8; 32]>,
@@ -94,6 +97,7 @@ impl Default for PeerConfig {
             partner_timeout: Duration::from_secs(3),
             stall_timeout: Duration::from_secs(3),
             seed: 1,
+            verify: true,
             channel_key: None,
             pending_chunks: 128,
             pending_hold: Duration::from_millis(250),

@@ -65,6 +65,8 @@ pub(super) struct RootIntegrity {
 
 impl RootIntegrity {
     pub(super) fn new(cfg: &RootConfig, names: &[&[u8]], now: Instant) -> Self {
+        // Unsigned (simulations of the mesh alone): no channel signs, nothing is announced.
+        let names = if cfg.sign { names } else { &[] };
         let channels = names
             .iter()
             .map(|name| {
@@ -199,20 +201,28 @@ impl Root {
     /// The next integrity datagram: answers first, then manifest fan-out to seeds.
     pub(super) fn poll_integrity(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some((dst, a)) = self.integrity.answers.pop() {
+            let ch = match a {
+                Answer::Key { channel } | Answer::Manifest { channel, .. } => channel,
+            };
+            // No signing state for the channel (an unsigned root): nothing to answer.
+            let Some(sig) = self.integrity.channels.get(ch) else {
+                continue;
+            };
             let len = match a {
                 Answer::Key { channel } => Message::ChannelKey {
                     channel: channel as u16, // < u16::MAX, checked in Root::new
                     kind: KEY_ED25519,
-                    key: self.integrity.channels[channel].public,
+                    key: sig.public,
                 }
                 .emit(buf),
                 Answer::Manifest { channel, slot } => {
-                    self.integrity.manifests_out += 1;
-                    Message::Manifest {
+                    let m = Message::Manifest {
                         channel: channel as u16,
-                        body: self.integrity.channels[channel].store.slot(slot),
+                        body: sig.store.slot(slot),
                     }
-                    .emit(buf)
+                    .emit(buf);
+                    self.integrity.manifests_out += 1;
+                    m
                 }
             };
             if let Ok(len) = len {

@@ -63,6 +63,8 @@ pub struct RootConfig {
     pub repair_kbps: u32,
     /// Network groups: boxes in the same group are introduced to each other first.
     pub groups: Vec<Vec<Prefix>>,
+    /// Sign every channel (manifests of chunk hashes); off only to simulate the mesh alone.
+    pub sign: bool,
     /// Master seed of the channels' Ed25519 signing keys (see [`crate::drm::channel_signing_seed`]).
     /// The daemon reads it from config or makes a random one; the all-zero default is for tests.
     pub sign_seed: crate::drm::Key,
@@ -82,6 +84,7 @@ impl Default for RootConfig {
             seed_copies: 2,
             repair_kbps: 0,
             groups: Vec::new(),
+            sign: true,
             sign_seed: [0; 32],
             segment_ms: crate::drm::sign::DEFAULT_SEGMENT_MS,
         }
