@@ -25,6 +25,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_tvmeshd");
 
 /// The status port every lab box serves on its own loopback.
 const BOX_HTTP: &str = "127.0.0.1:8080";
+/// How long the mesh boxes play before their status is read.
+const MESH_PLAY: Duration = Duration::from_secs(18);
+
 /// The UDP data port of every lab box.
 const BOX_PORT: u16 = 4000;
 
@@ -175,6 +178,9 @@ fn nat_lab() {
     for b in REAL_BOXES {
         root_cmd.args(["--channel", &format!("name=lab-{b},source=file:{sample}")]);
     }
+    // (vi): one channel for all boxes, one seed copy, so boxes must feed each other.
+    root_cmd.args(["--channel", &format!("name=lab-mesh,source=file:{sample}")]);
+    root_cmd.args(["--seed-copies", "1"]);
     let _root = Proc(
         root_cmd
             .args([
@@ -397,19 +403,66 @@ fn nat_lab() {
             wrong.push(format!("same NAT must talk privately: {:?}", r.out));
         }
     }
+    // (vi) the mesh: every box on one channel; direct partnerships and continuity per pair.
+    let mesh = natlab::mesh::run(BIN, ROOT, "lab-mesh", MESH_PLAY, target_dir());
+    let mut mesh_rows = Vec::new();
+    for p in &mesh.pairs {
+        mesh_rows.push(format!(
+            "| {} ({}) | {} ({}) | {} | {} | {} |",
+            p.x.name,
+            p.x.nat,
+            p.y.name,
+            p.y.nat,
+            if p.direct { "yes" } else { "no" },
+            p.path,
+            p.ms.map_or("-".into(), |m| format!("{m} ms")),
+        ));
+        // Masquerade (port-dependent filtering) ↔ symmetric cannot be direct without port
+        // prediction; every other pair must be.
+        if expect_direct(&p.x, &p.y) && !p.direct {
+            wrong.push(format!(
+                "mesh: expected a direct partnership {}–{}: {p:?}",
+                p.x.name, p.y.name
+            ));
+        }
+        if p.x.public_ip == p.y.public_ip && p.path != "private/private" {
+            wrong.push(format!("mesh: same NAT must partner privately: {p:?}"));
+        }
+    }
+    let mut cont_rows = Vec::new();
+    for (b, ppm, partners, st) in &mesh.boxes {
+        cont_rows.push(format!(
+            "| {} | {} | {:.2} % | {} | {} | {} |",
+            b.name,
+            b.nat,
+            *ppm as f64 / 10_000.0,
+            partners,
+            st["channels"][0]["bytes_from_root"],
+            st["channels"][0]["bytes_from_peers"],
+        ));
+        if *ppm < 990_000 {
+            wrong.push(format!(
+                "mesh: box {} continuity {ppm} ppm < 99 %: {st}",
+                b.name
+            ));
+        }
+    }
     let text = format!(
-        "## Classification (stun-probe against the root, rto 100 ms × 3 tries)\n\n| box | NAT | type | mapping | filtering | ms |\n|---|---|---|---|---|---|\n{}\n\n## Real boxes (`tvmeshd peer`, NAT learnt on the data socket; all reported {:.1} s after start)\n\n| box | NAT | status.json type | public_addr |\n|---|---|---|---|\n{}\n\n## Hole punching (100 ms probes, 3 s deadline; continuity = acked/sent of 2 × 20 probes after connecting)\n\n| box | box | path | time | chosen candidate | continuity |\n|---|---|---|---|---|---|\n{}\n\nWhole lab: {:.1} s\n",
+        "## Classification (stun-probe against the root, rto 100 ms × 3 tries)\n\n| box | NAT | type | mapping | filtering | ms |\n|---|---|---|---|---|---|\n{}\n\n## Real boxes (`tvmeshd peer`, NAT learnt on the data socket; all reported {:.1} s after start)\n\n| box | NAT | status.json type | public_addr |\n|---|---|---|---|\n{}\n\n## Hole punching (100 ms probes, 3 s deadline; continuity = acked/sent of 2 × 20 probes after connecting)\n\n| box | box | path | time | chosen candidate | continuity |\n|---|---|---|---|---|---|\n{}\n\n## Mesh (all boxes on one channel, seed_copies 1, {} s of play)\n\n| box | box | partners | path | time to connect |\n|---|---|---|---|---|\n{}\n\n| box | NAT | continuity | partners | bytes from root | bytes from peers |\n|---|---|---|---|---|---|\n{}\n\nWhole lab: {:.1} s\n",
         rows.join("\n"),
         boxes_took.as_secs_f64(),
         box_rows.join("\n"),
         matrix.join("\n"),
+        MESH_PLAY.as_secs(),
+        mesh_rows.join("\n"),
+        cont_rows.join("\n"),
         started.elapsed().as_secs_f64()
     );
     println!("{text}");
     let _ = std::fs::write(format!("{}/nat-lab-matrix.md", target_dir()), &text);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(90),
         "lab took {:?}",
         started.elapsed()
     );

@@ -21,6 +21,8 @@
 
 #![allow(dead_code)]
 
+pub mod mesh;
+
 use std::process::{Child, Command, Stdio};
 
 /// A box in the lab: its namespace and what its NAT is.

@@ -143,6 +143,9 @@ pub fn run(
         while let Some(e) = root.poll_event() {
             log_event(&e, channels);
         }
+        while let Some(a) = root.poll_validated() {
+            stun.validate(a);
+        }
         if let Some(h) = http.as_mut() {
             h.handle_timeout(now, &reactor);
             while let Some((conn, method, path, _q)) = h.poll_request() {

@@ -84,7 +84,7 @@ pub struct Probe {
     pub cand: u8,
 }
 
-fn put_addr(b: &mut [u8], a: Option<SocketAddr>) -> Result<usize, PunchError> {
+pub(crate) fn put_addr(b: &mut [u8], a: Option<SocketAddr>) -> Result<usize, PunchError> {
     let n = match a {
         None => 1,
         Some(SocketAddr::V4(_)) => 7,
@@ -112,7 +112,7 @@ fn put_addr(b: &mut [u8], a: Option<SocketAddr>) -> Result<usize, PunchError> {
     Ok(n)
 }
 
-fn get_addr(b: &[u8]) -> Result<(Option<SocketAddr>, usize), PunchError> {
+pub(crate) fn get_addr(b: &[u8]) -> Result<(Option<SocketAddr>, usize), PunchError> {
     let t = PunchError::Truncated;
     let (ip, n): (IpAddr, usize) = match *b.first().ok_or(t)? {
         0 => return Ok((None, 1)),

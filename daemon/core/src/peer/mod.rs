@@ -21,10 +21,12 @@
 
 mod partner;
 mod play;
+mod punch;
 mod sched;
 mod serve;
 mod types;
 
+pub use punch::{PathKind, PunchInfo, MAX_PUNCHES, REPORT_EVERY};
 pub use types::{PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
 
 use crate::output::{OutputId, OutputStats, Outputs};
@@ -166,6 +168,8 @@ pub struct Peer {
     rate_window: (Instant, u64),
     leaving: bool,
     stats: PeerStats,
+    /// Hole punching and REPORTs (peer/punch.rs).
+    nat: punch::Punches,
 }
 
 impl Peer {
@@ -237,6 +241,7 @@ impl Peer {
             rate_window: (now, 0),
             leaving: false,
             stats: PeerStats::default(),
+            nat: punch::Punches::new(),
         })
     }
 
@@ -323,6 +328,10 @@ impl Peer {
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.now = now;
+        if punch::is_nat(bytes) {
+            self.on_nat(now, from, bytes);
+            return;
+        }
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(error) => {
@@ -600,6 +609,7 @@ impl Peer {
                 };
             }
         }
+        self.nat_timeout(now);
         if now >= self.next_tick {
             self.next_tick = now + self.cfg.tick;
             if self.chan.is_some() {
@@ -628,6 +638,7 @@ impl Peer {
                     .min(self.next_tick),
             ),
         };
+        let base = earliest(base, self.nat_poll_timeout());
         earliest(
             base,
             self.budget
@@ -639,7 +650,10 @@ impl Peer {
     /// Writes the next datagram into `buf`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.now = now;
-        if let Some(t) = self.poll_control(now, buf) {
+        if let Some(t) = self
+            .poll_nat(now, buf)
+            .or_else(|| self.poll_control(now, buf))
+        {
             self.stats.control_bytes += t.len as u64;
             return Some(t);
         }

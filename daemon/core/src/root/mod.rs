@@ -17,6 +17,7 @@
 //! construction from [`RootConfig`]; nothing on the per-datagram or per-chunk path allocates;
 //! work per call is bounded by the table sizes or by constants (probes, queue capacities).
 
+pub mod introduce;
 pub mod tracker;
 
 use crate::chunker::{Chunker, ChunkerStats};
@@ -275,6 +276,8 @@ pub struct Root {
     next_expiry: Instant,
     bad_reports: ReportLimit,
     stats: RootStats,
+    /// NAT introductions (issue 5).
+    nat: introduce::Introducer,
 }
 
 mod session;

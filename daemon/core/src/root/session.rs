@@ -52,6 +52,7 @@ impl Root {
         Ok(Root {
             sessions: (0..cfg.max_sessions).map(|_| None).collect(),
             addr_index: AddrIndex::new(cfg.max_sessions),
+            nat: super::introduce::Introducer::new(cfg.max_sessions, now),
             rng: Rng::new(cfg.seed),
             cfg,
             channels: chans,
@@ -206,12 +207,16 @@ impl Root {
                     self.end_session(i, LeaveReason::Left);
                 }
             }
+            // NAT traversal (root/introduce.rs).
+            Message::Unknown {
+                kind: super::introduce::REPORT,
+            } => self.on_report(now, from, bytes),
             _ => self.stats.ignored += 1,
         }
     }
 
     /// Marks the session of (`from`, `token`) alive and validated; its index if it exists.
-    fn validate(&mut self, now: Instant, from: SocketAddr, token: u32) -> Option<u32> {
+    pub(super) fn validate(&mut self, now: Instant, from: SocketAddr, token: u32) -> Option<u32> {
         let Some(i) = self.session_index(from, token) else {
             self.stats.ignored += 1;
             return None;
@@ -425,6 +430,7 @@ impl Root {
                 }
             }
         }
+        self.scan_intros(now);
     }
 
     /// When [`Root::handle_timeout`] should next run.
@@ -434,7 +440,7 @@ impl Root {
             .iter()
             .filter_map(|c| c.chunker.poll_timeout())
             .min();
-        earliest(flush, Some(self.next_expiry))
+        earliest(flush, Some(self.next_expiry.min(self.nat.next_scan())))
     }
 
     /// The next event, if any.
@@ -445,6 +451,11 @@ impl Root {
     /// Writes the next datagram to send into `buf` (at least [`wire::MAX_DATAGRAM`] bytes).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         if let Some(t) = self.poll_reply(buf) {
+            self.stats.control_out += 1;
+            self.stats.control_bytes += t.len as u64;
+            return Some(t);
+        }
+        if let Some(t) = self.poll_intro(buf) {
             self.stats.control_out += 1;
             self.stats.control_bytes += t.len as u64;
             return Some(t);
