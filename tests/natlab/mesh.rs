@@ -5,6 +5,10 @@
 //! public, peer-reflexive or private address); its *path* is what the punch session reported
 //! (`private`, `direct`), `greeted` for a partnership formed without an introduction (both sides
 //! reachable), or `relay` when none formed (each box is then fed by the others and the root).
+//!
+//! At the same time a *relay cell* runs on its own channel and ports: two masquerade boxes and,
+//! joining later, the symmetric box, which can reach neither (endpoint-dependent mapping against
+//! port-dependent filtering): it must be fed by the root's relay (`bytes_relayed`).
 
 use super::{ns_cmd, BoxSpec, Proc, BOXES};
 use std::process::Stdio;
@@ -35,26 +39,79 @@ fn status(b: &str, http: &str) -> Option<serde_json::Value> {
     serde_json::from_slice(&o.stdout).ok()
 }
 
-/// Starts every box on `channel` at `root`, lets them play for `play`, and reads the result.
-pub fn run(bin: &str, root: &str, channel: &str, play: Duration, logs: &str) -> Mesh {
+/// Starts `tvmeshd peer` in box `b`'s namespace on `channel`, UDP `port`, status on `http`.
+fn spawn(bin: &str, root: &str, channel: &str, b: &str, port: u16, http: &str, log: &str) -> Proc {
+    let log = std::fs::File::create(log).expect("box log file");
+    let c = ns_cmd(b, bin)
+        .args(["peer", "--root", root, "--channel", channel])
+        .args(["--listen", &format!("0.0.0.0:{port}"), "--http", http])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn tvmeshd peer");
+    Proc(c, "mesh box")
+}
+
+/// The relay cell: boxes of [`RELAY_BOXES`] on their own channel; the last one (symmetric)
+/// starts [`RELAY_LATE`] after the others and can reach none of them.
+pub struct RelayCell {
+    /// (box, status.json).
+    pub boxes: Vec<(BoxSpec, serde_json::Value)>,
+}
+
+/// The relay cell's boxes: two masquerade boxes, then the symmetric one.
+pub const RELAY_BOXES: [&str; 3] = ["b", "d1", "c"];
+/// The relay cell's UDP port and status address (apart from the mesh's 4000 / 8080).
+pub const RELAY_PORT: u16 = 4100;
+pub const RELAY_HTTP: &str = "127.0.0.1:8090";
+/// How much later the symmetric box joins the relay cell (the others hold the seed places).
+pub const RELAY_LATE: Duration = Duration::from_secs(3);
+
+/// Starts every box on `channel` at `root` (and, at the same time, the relay cell on
+/// `relay_channel`), lets them play for `play`, and reads the result.
+pub fn run(
+    bin: &str,
+    root: &str,
+    channel: &str,
+    relay_channel: &str,
+    play: Duration,
+    logs: &str,
+) -> (Mesh, RelayCell) {
     let http = "127.0.0.1:8080";
-    let procs: Vec<Proc> = BOXES
+    let mut procs: Vec<Proc> = BOXES
         .iter()
         .map(|b| {
-            let log = std::fs::File::create(format!("{logs}/nat-lab-mesh-{}.log", b.name))
-                .expect("box log file");
-            let c = ns_cmd(b.name, bin)
-                .args(["peer", "--root", root, "--channel", channel])
-                .args(["--listen", "0.0.0.0:4000", "--http", http])
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn tvmeshd peer");
-            Proc(c, "mesh box")
+            let log = format!("{logs}/nat-lab-mesh-{}.log", b.name);
+            spawn(bin, root, channel, b.name, 4000, http, &log)
         })
         .collect();
+    let relay_log = |b: &str| format!("{logs}/nat-lab-relay-{b}.log");
+    for b in &RELAY_BOXES[..RELAY_BOXES.len() - 1] {
+        procs.push(spawn(
+            bin,
+            root,
+            relay_channel,
+            b,
+            RELAY_PORT,
+            RELAY_HTTP,
+            &relay_log(b),
+        ));
+    }
     let t = Instant::now();
+    while t.elapsed() < RELAY_LATE {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let late = RELAY_BOXES[RELAY_BOXES.len() - 1];
+    procs.push(spawn(
+        bin,
+        root,
+        relay_channel,
+        late,
+        RELAY_PORT,
+        RELAY_HTTP,
+        &relay_log(late),
+    ));
     while t.elapsed() < play {
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -62,7 +119,25 @@ pub fn run(bin: &str, root: &str, channel: &str, play: Duration, logs: &str) -> 
         .iter()
         .map(|b| status(b.name, http).unwrap_or(serde_json::Value::Null))
         .collect();
+    let relay = RelayCell {
+        boxes: RELAY_BOXES
+            .iter()
+            .map(|&n| {
+                let spec = *BOXES.iter().find(|b| b.name == n).expect("relay box");
+                (
+                    spec,
+                    status(n, RELAY_HTTP).unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect(),
+    };
     drop(procs);
+    let dump: Vec<String> = st
+        .iter()
+        .chain(relay.boxes.iter().map(|b| &b.1))
+        .map(|v| v.to_string())
+        .collect();
+    let _ = std::fs::write(format!("{logs}/nat-lab-mesh-status.json"), dump.join("\n"));
     let public = |k: usize| {
         st[k]["nat"]["public_addr"]
             .as_str()
@@ -142,5 +217,5 @@ pub fn run(bin: &str, root: &str, channel: &str, play: Duration, logs: &str) -> 
             )
         })
         .collect();
-    Mesh { pairs, boxes }
+    (Mesh { pairs, boxes }, relay)
 }

@@ -329,6 +329,7 @@ fn snapshot(
             lag_ms: peer.lag_ms().unwrap_or(0),
             viewers: 0,
             root_egress_kbps: 0,
+            bytes_relayed: peer.bytes_relayed(),
         }],
         bad_datagrams: st.bad_datagrams,
         upload_kbps: cfg.upload_kbps,

@@ -53,6 +53,7 @@ pub fn run(
         seed_copies: mesh.seed_copies,
         repair_kbps: mesh.repair_kbps,
         groups: mesh.groups.clone(),
+        relay_kbps: mesh.relay_kbps,
     };
     let mut root =
         Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
@@ -219,6 +220,7 @@ fn snapshot(
             lag_ms: 0,
             viewers: s.peers,
             root_egress_kbps: u64::from(s.egress_kbps),
+            bytes_relayed: root.bytes_relayed(i),
         });
     }
     Status {

@@ -53,6 +53,9 @@ pub struct ChannelStatus {
     pub viewers: u32,
     /// Root: chunk egress over the last few seconds, kbit/s.
     pub root_egress_kbps: u64,
+    /// Chunk bytes relayed (issue 5, `root/relay.rs`): root, sent to boxes no partner can reach;
+    /// box, received that way (also counted in `bytes_from_root`).
+    pub bytes_relayed: u64,
 }
 
 /// The whole snapshot.
@@ -234,6 +237,7 @@ pub fn metrics(s: &Status) -> String {
             ("bytes_from_root_total", c.bytes_from_root),
             ("bytes_from_peers_total", c.bytes_from_peers),
             ("bytes_uploaded_total", c.bytes_uploaded),
+            ("bytes_relayed_total", c.bytes_relayed),
             ("lag_ms", c.lag_ms),
             ("viewers", u64::from(c.viewers)),
             ("root_egress_kbps", c.root_egress_kbps),

@@ -693,6 +693,8 @@ impl Sim {
             seed_copies: p.seed_copies,
             repair_kbps: 0,
             groups,
+            // The simulator models no NATs: nothing to relay.
+            relay_kbps: 0,
         };
         let root = Root::new(
             rc,

@@ -1,12 +1,15 @@
 //! REPORT (box → root, type 0x23): what a box knows about its own address, so the root can
 //! introduce it for hole punching ([`super::punch`]).
 //!
-//! Wire (after the tvmesh 4-byte header): `token u32, nat u8, private addr` (the address
-//! encoding of [`super::punch`]: `family u8 (0 none / 4 / 6), address, port u16`). `token` is the
+//! Wire (after the tvmesh 4-byte header): `token u32, nat u8, flags u8, private addr` (the
+//! address encoding of [`super::punch`]: `family u8 (0 none / 4 / 6), address, port u16`; flags
+//! bit 0 [`REPORT_REACHABLE`]: the box takes greetings, its `reachable` setting). `token` is the
 //! box's root session token, so the root acts only on a REPORT from the address the session
 //! belongs to; an answer to it is never sent (no amplification). `nat` is the box's own RFC 5780
 //! classification ([`NatCode`]); the root also compares `private` with the address it sees, so
-//! it knows a box sits behind a NAT before the box has classified.
+//! it knows a box sits behind a NAT before the box has classified: a box is offered to others
+//! (PEERS) only when it takes greetings and either its host address is the one the root sees or
+//! its NAT lets anyone in (full cone).
 //!
 //! Invariants: parsing checks every length and never panics; no allocation.
 
@@ -17,6 +20,8 @@ use core::net::SocketAddr;
 
 /// REPORT message type.
 pub const TYPE_REPORT: u8 = 0x23;
+/// REPORT flag: the box takes greetings (not configured unreachable).
+pub const REPORT_REACHABLE: u8 = 0x01;
 
 /// The box's NAT as one byte.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -86,18 +91,21 @@ pub struct Report {
     pub nat: NatCode,
     /// Its host address on the data socket (what a box behind the same NAT can reach).
     pub private: Option<SocketAddr>,
+    /// It takes greetings where its NAT lets them in ([`REPORT_REACHABLE`]).
+    pub reachable: bool,
 }
 
 impl Report {
     /// Writes the whole datagram (header + body); returns its length.
     pub fn encode(&self, channel: u16, buf: &mut [u8]) -> Result<usize, PunchError> {
-        let b = buf.get_mut(..9).ok_or(PunchError::Buffer)?;
+        let b = buf.get_mut(..10).ok_or(PunchError::Buffer)?;
         b[..2].copy_from_slice(&[MAGIC, TYPE_REPORT]);
         b[2..4].copy_from_slice(&channel.to_be_bytes());
         b[4..8].copy_from_slice(&self.token.to_be_bytes());
         b[8] = self.nat.code();
-        let n = put_addr(buf.get_mut(9..).ok_or(PunchError::Buffer)?, self.private)?;
-        Ok(9 + n)
+        b[9] = if self.reachable { REPORT_REACHABLE } else { 0 };
+        let n = put_addr(buf.get_mut(10..).ok_or(PunchError::Buffer)?, self.private)?;
+        Ok(10 + n)
     }
 
     /// Parses a whole REPORT datagram.
@@ -105,12 +113,13 @@ impl Report {
         if d.len() < 4 || d[0] != MAGIC || d[1] != TYPE_REPORT {
             return Err(PunchError::Type);
         }
-        let b = d.get(4..9).ok_or(PunchError::Truncated)?;
-        let (private, _) = get_addr(&d[9..])?;
+        let b = d.get(4..10).ok_or(PunchError::Truncated)?;
+        let (private, _) = get_addr(&d[10..])?;
         Ok(Report {
             token: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
             nat: NatCode::from_code(b[4]),
             private,
+            reachable: b[5] & REPORT_REACHABLE != 0,
         })
     }
 }
@@ -125,13 +134,14 @@ mod tests {
             token: 0x0A0B_0C0D,
             nat: NatCode::Cone,
             private: Some("198.51.100.34:4000".parse().unwrap()),
+            reachable: true,
         };
         let mut b = [0u8; 64];
         let n = r.encode(7, &mut b).unwrap();
         #[rustfmt::skip]
         let want = [
             0xC1, 0x23, 0x00, 0x07,
-            0x0A, 0x0B, 0x0C, 0x0D, 0x03,
+            0x0A, 0x0B, 0x0C, 0x0D, 0x03, 0x01,
             0x04, 198, 51, 100, 34, 0x0F, 0xA0,
         ];
         assert_eq!(b[..n], want);
@@ -142,12 +152,13 @@ mod tests {
         let none = Report {
             private: None,
             nat: NatCode::Other(9),
+            reachable: false,
             ..r
         };
         let n = none.encode(0, &mut b).unwrap();
-        assert_eq!(b[..n], [0xC1, 0x23, 0, 0, 0x0A, 0x0B, 0x0C, 0x0D, 9, 0]);
+        assert_eq!(b[..n], [0xC1, 0x23, 0, 0, 0x0A, 0x0B, 0x0C, 0x0D, 9, 0, 0]);
         assert_eq!(Report::parse(&b[..n]), Ok(none));
-        assert_eq!(r.encode(7, &mut b[..12]), Err(PunchError::Buffer));
+        assert_eq!(r.encode(7, &mut b[..13]), Err(PunchError::Buffer));
         assert_eq!(Report::parse(&[0xC1, 0x21, 0, 0]), Err(PunchError::Type));
     }
 

@@ -410,6 +410,7 @@ impl Peer {
                 refused,
                 ..
             } if self.root_token() == Some(token) => {
+                self.nat.relayed = accepted >> 4;
                 for s in 0..SUBSTREAMS {
                     let bit = 1 << s;
                     if refused & bit != 0 && self.parents[s] == Parent::Root {
@@ -430,6 +431,7 @@ impl Peer {
                     return;
                 }
                 self.stats.bytes_from_root += len as u64;
+                self.count_relayed(info.seq, len);
                 self.root_last_chunk[substream(info.seq)] = Some(now);
                 let _ = sent_us;
                 self.on_chunk(now, info, payload, true);
@@ -682,7 +684,7 @@ impl Peer {
                 if now >= *next_try {
                     *next_try = now + *backoff;
                     *backoff = (*backoff * 2).min(self.cfg.join_retry_max);
-                    let flags = if self.cfg.reachable {
+                    let flags = if self.advertised_reachable() {
                         crate::wire::FLAG_REACHABLE
                     } else {
                         0

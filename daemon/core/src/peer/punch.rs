@@ -10,7 +10,8 @@
 //! greets the peer (HELLO) at the address that answered, so the partnership is an ordinary one
 //! from then on; the punch session stays to keep the mapping open (a PUNCH every 25 s at most,
 //! besides the partners' own buffer maps every `map_interval`). A punch that fails leaves the box
-//! to the peers that can reach it and the root (the relay, see `docs/ARCHITECTURE.md`).
+//! to the peers that can reach it and the root (the relay, `root/relay.rs`: the root's SUBACK
+//! marks relayed substreams, whose bytes the box counts in [`Peer::bytes_relayed`]).
 //!
 //! Invariants: at most [`MAX_PUNCHES`] sessions, in a table allocated at construction; only an
 //! INTRODUCE from the root's address starts one; PUNCH / PUNCH_ACK change only the session whose
@@ -87,6 +88,10 @@ pub struct Punches {
     cursor: usize,
     /// Introductions taken.
     pub intros: u64,
+    /// Substreams the root relays to us (its last SUBACK, bits 4–7 of `accepted`).
+    pub relayed: u8,
+    /// Bytes of relayed chunks received.
+    pub bytes_relayed: u64,
 }
 
 impl Punches {
@@ -100,6 +105,8 @@ impl Punches {
             ttl: None,
             cursor: 0,
             intros: 0,
+            relayed: 0,
+            bytes_relayed: 0,
         }
     }
 }
@@ -132,6 +139,25 @@ impl Peer {
     /// the socket's default). Only punch openers set one.
     pub fn transmit_ttl(&self) -> Option<u8> {
         self.nat.ttl
+    }
+
+    /// Bytes the root relayed to this box (`root/relay.rs`): chunks of substreams the root feeds
+    /// as a relay because no partner could, counted apart from `bytes_from_root`'s seed share.
+    pub fn bytes_relayed(&self) -> u64 {
+        self.nat.bytes_relayed
+    }
+
+    /// Whether the root relays substream `s` to us (its last SUBACK said so).
+    pub(super) fn relayed(&self, s: usize) -> bool {
+        self.nat.relayed & (1 << s) != 0
+    }
+
+    /// A chunk of `len` bytes from the root: counted as relayed if its substream is.
+    pub(super) fn count_relayed(&mut self, seq: u64, len: usize) {
+        let s = substream(seq);
+        if self.nat.relayed & (1 << s) != 0 && self.parents[s] == Parent::Root {
+            self.nat.bytes_relayed += len as u64;
+        }
     }
 
     /// The introduced peers and their paths, for the status page.
@@ -248,8 +274,26 @@ impl Peer {
             return;
         }
         let nonce = self.rng.next_nonzero_u32();
-        self.partners.push(Partner::new(addr, nonce, false, now));
+        let mut p = Partner::new(addr, nonce, false, now);
+        // Reached by punching: never passed on in PEERS as greetable.
+        p.reachable = false;
+        self.partners.push(p);
         self.ctrl.push((addr, Ctrl::Hello { nonce }));
+    }
+
+    /// Whether the box says it may be greeted (JOIN and HELLO flags, hence what partners pass
+    /// on in PEERS). Its `reachable` setting, and, once the shell gave it NAT facts
+    /// ([`Peer::set_nat`]), only when its NAT lets anyone in (no NAT, full cone): until the
+    /// classification says so, a greeting could hit a NAT and make it re-map the box's port.
+    pub(super) fn advertised_reachable(&self) -> bool {
+        self.cfg.reachable && (self.nat.private.is_none() || self.nat.nat.inbound_open())
+    }
+
+    /// Whether candidates flagged unreachable are left alone. A box taking part in
+    /// introductions (it knows its host address) never greets them: the root introduces the
+    /// pair and both punch; an unsolicited greeting would only make the peer's NAT re-map it.
+    pub(super) fn skips_unreachable(&self) -> bool {
+        self.cfg.reachable || self.nat.private.is_some()
     }
 
     fn partner_index_of(&self, a: SocketAddr) -> Option<usize> {
@@ -273,6 +317,7 @@ impl Peer {
                     token,
                     nat: self.nat.nat,
                     private: self.nat.private,
+                    reachable: self.cfg.reachable,
                 };
                 if let Ok(len) = r.encode(channel, buf) {
                     return Some(Transmit {

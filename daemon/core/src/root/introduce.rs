@@ -3,9 +3,10 @@
 //! Every box sends a REPORT ([`crate::nat::report`]) after its JOIN_ACK and again now and then:
 //! its host address on the data socket and its own NAT classification. A box is *NATed* when its
 //! host address is known and differs from the address the root sees. The root then
-//! - stops offering a NATed box in PEERS samples (its session's `reachable` flag follows the
-//!   report: only a full cone stays reachable), so nobody greets an address that drops the
-//!   greeting and, worse, makes a Linux masquerade re-map the box's port;
+//! - offers a box in PEERS samples only once its REPORT shows a greeting gets in (its session's
+//!   `reachable` flag follows the report: host address = the address seen, or a full cone; a box
+//!   that knows its host address JOINs as unreachable and waits for this), so nobody greets an
+//!   address that drops the greeting and, worse, makes a Linux masquerade re-map the box's port;
 //! - every [`SCAN_EVERY`], introduces pairs of boxes on one channel of which at least one is
 //!   NATed and not a full cone: both get an INTRODUCE ([`crate::nat::punch::Introduce`]) with one
 //!   session nonce and the other's public address, plus its private one when both sit behind the
@@ -41,13 +42,15 @@ pub const REPORT: u8 = TYPE_REPORT;
 
 /// What a box told us about itself.
 #[derive(Clone, Copy, Debug)]
-struct BoxNat {
-    token: u32,
-    nat: NatCode,
-    private: Option<SocketAddr>,
+pub(super) struct BoxNat {
+    pub(super) token: u32,
+    pub(super) nat: NatCode,
+    pub(super) private: Option<SocketAddr>,
     /// Tokens of the peers it was introduced to.
     intros: [u32; MAX_INTROS],
     n: usize,
+    /// Substreams the root relays to it (`relay.rs`).
+    pub(super) relay: u8,
 }
 
 /// Introducer counters.
@@ -63,7 +66,7 @@ pub struct IntroStats {
 
 /// The introducer's tables.
 pub struct Introducer {
-    boxes: Vec<Option<BoxNat>>,
+    pub(super) boxes: Vec<Option<BoxNat>>,
     queue: Ring<(SocketAddr, Introduce)>,
     validated: Ring<SocketAddr>,
     next_scan: Instant,
@@ -127,19 +130,20 @@ impl Root {
                     private: r.private,
                     intros: [0; MAX_INTROS],
                     n: 0,
+                    relay: 0,
                 });
                 self.nat.validated.push(from);
             }
         }
-        if r.private.is_some_and(|p| p != from) {
-            if let Some(s) = self.sessions[i].as_mut() {
-                s.reachable = r.nat.inbound_open();
-            }
+        // Offered in PEERS only where a greeting gets in (a box that knows its host address
+        // joins unreachable and waits for this).
+        if let Some(s) = self.sessions[i].as_mut() {
+            s.reachable = r.reachable && (r.private == Some(from) || r.nat.inbound_open());
         }
     }
 
     /// The live entry of slot `i`: (session address, channel, box info).
-    fn intro_entry(&self, i: usize) -> Option<(SocketAddr, usize, BoxNat)> {
+    pub(super) fn intro_entry(&self, i: usize) -> Option<(SocketAddr, usize, BoxNat)> {
         let s = self.sessions[i].as_ref()?;
         let b = self.nat.boxes[i].filter(|b| b.token == s.token)?;
         s.validated.then_some((s.addr, s.channel, b))

@@ -18,6 +18,7 @@
 //! work per call is bounded by the table sizes or by constants (probes, queue capacities).
 
 pub mod introduce;
+pub mod relay;
 pub mod tracker;
 
 use crate::chunker::{Chunker, ChunkerStats};
@@ -61,6 +62,8 @@ pub struct RootConfig {
     pub repair_kbps: u32,
     /// Network groups: boxes in the same group are introduced to each other first.
     pub groups: Vec<Vec<Prefix>>,
+    /// Relay budget for NATed boxes no partner can feed, kbit/s (0: no relay; see `relay.rs`).
+    pub relay_kbps: u32,
 }
 
 impl Default for RootConfig {
@@ -74,6 +77,7 @@ impl Default for RootConfig {
             seed_copies: 2,
             repair_kbps: 0,
             groups: Vec::new(),
+            relay_kbps: DEFAULT_RELAY_KBPS,
         }
     }
 }
@@ -278,6 +282,11 @@ pub struct Root {
     stats: RootStats,
     /// NAT introductions (issue 5).
     nat: introduce::Introducer,
+    /// Relay for boxes out of the mesh's reach (issue 5).
+    relay: relay::Relay,
 }
+
+/// Default relay budget, kbit/s: about two SD streams.
+pub const DEFAULT_RELAY_KBPS: u32 = 2048;
 
 mod session;

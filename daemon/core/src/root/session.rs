@@ -53,6 +53,7 @@ impl Root {
             sessions: (0..cfg.max_sessions).map(|_| None).collect(),
             addr_index: AddrIndex::new(cfg.max_sessions),
             nat: super::introduce::Introducer::new(cfg.max_sessions, now),
+            relay: super::relay::Relay::new(cfg.relay_kbps, chans.len(), now),
             rng: Rng::new(cfg.seed),
             cfg,
             channels: chans,
@@ -183,11 +184,13 @@ impl Root {
                     return;
                 };
                 let (accepted, refused) = self.on_subscribe(i, mask & ALL, from_seq);
+                // Bits 4-7: which accepted substreams are relayed (root/relay.rs).
+                let relayed = self.relay_mask(i as usize) << 4;
                 self.replies.push((
                     from,
                     Reply::SubAck {
                         session: i,
-                        accepted,
+                        accepted: accepted | relayed,
                         refused,
                     },
                 ));
@@ -334,6 +337,10 @@ impl Root {
                     accepted |= bit;
                 }
             }
+            // Out of the mesh's reach: the root relays it (root/relay.rs).
+            if accepted & bit == 0 && self.relay_accept(i, sub) {
+                accepted |= bit;
+            }
         }
         // Substreams the box no longer wants from us free their seed places.
         let dropped = have & !mask;
@@ -345,6 +352,7 @@ impl Root {
         if let Some(s) = self.sessions[i as usize].as_mut() {
             s.down.subscribe(accepted, from_seq);
         }
+        self.relay_settle(i, accepted);
         (accepted, mask & !accepted)
     }
 
@@ -591,8 +599,17 @@ impl Root {
         if !s.down.pending(&c.pool) {
             return None;
         }
+        // A relayed box waits for the relay budget rather than lose chunks (root/relay.rs).
+        let relay = match self.nat.boxes[i] {
+            Some(b) if b.token == s.token => b.relay,
+            _ => 0,
+        };
+        if relay != 0 && !super::relay::ready(&mut self.relay, self.now) {
+            return None;
+        }
         let seq = s.down.next_chunk(&c.pool, 0)?;
         let is_seed = s.down.mask & (1 << substream(seq)) != 0;
+        let relayed = relay & (1 << substream(seq)) != 0;
         if !is_seed && !c.repair.take(self.now, wire::MAX_DATAGRAM) {
             self.stats.repairs_dropped += 1;
             return None;
@@ -607,6 +624,9 @@ impl Root {
         }
         .emit(buf)
         .ok()?;
+        if relayed && !super::relay::take(&mut self.relay, self.now, s.channel, len) {
+            return None;
+        }
         s.down.sent(len);
         c.egress.add(self.now, len);
         c.stats.chunks_out += 1;

@@ -51,7 +51,7 @@ fn playing_box() -> Peer {
 fn reports_punches_with_openers_and_greets_the_path() {
     let mut p = playing_box();
     let out = drain(&mut p, at(2));
-    let report: Vec<u8> = [0xC1, 0x23, 0, 3, 0x0A, 0x0B, 0x0C, 0x0D, 3]
+    let report: Vec<u8> = [0xC1, 0x23, 0, 3, 0x0A, 0x0B, 0x0C, 0x0D, 3, 1]
         .into_iter()
         .chain([4, 198, 51, 100, 2, 0x0F, 0xA0])
         .collect();
@@ -127,4 +127,84 @@ fn a_punch_without_answer_falls_back_to_relay() {
     assert_eq!(p.punch_info().next().unwrap().path, PathKind::Relay);
     // 3 s of rounds every 100 ms, one candidate: about 30 probes, then silence.
     assert!((28..=32).contains(&sent), "{sent} probes");
+}
+
+#[test]
+fn a_natted_box_is_greeted_by_nobody_and_greets_no_unreachable_peer() {
+    // Before the root's JOIN_ACK: a box with NAT facts joins as unreachable.
+    let mut p = Peer::new(PeerConfig::default(), sa(ROOT), "ch", at(0)).unwrap();
+    p.set_nat(NatCode::Unknown, Some(sa("198.51.100.2:4000")));
+    let join = drain(&mut p, at(0));
+    match Message::parse(&join[0].2) {
+        Ok(Message::Join { flags, .. }) => assert_eq!(flags, 0),
+        m => panic!("{m:?}"),
+    }
+    // Without NAT facts (simulator, tests) it keeps its configured reachability.
+    let mut q = Peer::new(PeerConfig::default(), sa(ROOT), "ch", at(0)).unwrap();
+    match Message::parse(&drain(&mut q, at(0))[0].2) {
+        Ok(Message::Join { flags, .. }) => assert_eq!(flags, crate::wire::FLAG_REACHABLE),
+        m => panic!("{m:?}"),
+    }
+    // Playing: a PEERS list with one unreachable and one reachable box: only the reachable one
+    // is greeted, and the HELLO says "do not greet me" (a cone lets no stranger in).
+    let mut p = playing_box();
+    drain(&mut p, at(2));
+    let (hidden, open) = (sa("203.0.113.13:4000"), sa("203.0.113.20:4000"));
+    let mut b = [0u8; 128];
+    let n = crate::wire::emit_peers(3, &[(hidden, 0), (open, 1)], &mut b).unwrap();
+    p.handle_datagram(at(3), sa(ROOT), &b[..n]);
+    p.handle_timeout(at(300));
+    let out = drain(&mut p, at(300));
+    let hellos: Vec<_> = out
+        .iter()
+        .filter_map(|(a, _, d)| match Message::parse(d) {
+            Ok(Message::Hello { flags, .. }) => Some((*a, flags)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hellos, [(open, 0)], "{out:?}");
+    // Once the box knows its NAT lets anyone in, it says so.
+    p.set_nat(NatCode::FullCone, Some(sa("198.51.100.2:4000")));
+    assert!(p.advertised_reachable());
+}
+
+#[test]
+fn counts_bytes_of_relayed_substreams() {
+    let mut p = playing_box();
+    drain(&mut p, at(2));
+    // The root subscribed us to all four substreams, relaying 0 and 1 (bits 4-7).
+    p.parents = [Parent::Root; SUBSTREAMS];
+    let mut b = [0u8; 2048];
+    let n = Message::SubAck {
+        channel: 3,
+        token: 0x0A0B_0C0D,
+        accepted: 0x3F,
+        refused: 0,
+    }
+    .emit(&mut b)
+    .unwrap();
+    p.handle_datagram(at(3), sa(ROOT), &b[..n]);
+    let mut relayed = 0;
+    for seq in 100..108u64 {
+        let info = crate::chunk::ChunkInfo {
+            seq,
+            flags: crate::chunk::ChunkFlags(0),
+            key_id: 0,
+            stamp_ms: 0,
+        };
+        let n = Message::Chunk {
+            channel: 3,
+            info,
+            sent_us: 0,
+            payload: &[0x47; 188],
+        }
+        .emit(&mut b)
+        .unwrap();
+        if substream(seq) < 2 {
+            relayed += n as u64;
+        }
+        p.handle_datagram(at(4), sa(ROOT), &b[..n]);
+    }
+    assert!(relayed > 0);
+    assert_eq!(p.bytes_relayed(), relayed);
 }

@@ -51,6 +51,7 @@ fn report(r: &mut Root, from: SocketAddr, token: u32, nat: NatCode, private: Soc
         token,
         nat,
         private: Some(private),
+        reachable: true,
     };
     let n = rep.encode(0, &mut b).unwrap();
     r.handle_datagram(Instant::ZERO, from, &b[..n]);
