@@ -15,11 +15,14 @@
 //!   └─ re  203.0.113.14 ─ e  192.0.2.2        snat + dnat: full cone
 //! ```
 //!
-//! Invariants: nothing outside `tvm-*` namespaces is touched; every command's failure panics with
+//! Invariants: nothing outside `tvm-*` namespaces (and the lock file `/tmp/tvmesh-nat-lab.lock`,
+//! which serialises labs on one host) is touched; every command's failure panics with
 //! the command and its stderr; the lab refuses to run (panics with the reason) without root,
 //! `ip` or `nft`, so a CI run can never skip it silently.
 
 #![allow(dead_code)]
+
+pub mod mesh;
 
 use std::process::{Child, Command, Stdio};
 
@@ -130,8 +133,29 @@ pub fn cleanup() {
     }
 }
 
-/// The built lab; dropping it deletes the namespaces.
-pub struct Lab;
+/// The built lab; dropping it deletes the namespaces (and releases the lab lock).
+pub struct Lab {
+    _lock: std::fs::File,
+}
+
+/// Lock file held while a lab exists: the namespace names are fixed, so two labs at once (two
+/// worktrees' `cargo test` on one host) would delete each other's namespaces mid-run.
+const LOCK: &str = "/tmp/tvmesh-nat-lab.lock";
+
+/// Waits (bounded: 5 minutes) for the host-wide lab lock.
+fn lock() -> std::fs::File {
+    use rustix::fs::{flock, FlockOperation};
+    let f = std::fs::File::create(LOCK).unwrap_or_else(|e| panic!("cannot create {LOCK}: {e}"));
+    let t = std::time::Instant::now();
+    while flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(300),
+            "another NAT lab held {LOCK} for 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    f
+}
 
 fn require() {
     assert!(
@@ -226,8 +250,8 @@ impl Lab {
     /// Builds the whole lab (about a second).
     pub fn build() -> Lab {
         require();
+        let lab = Lab { _lock: lock() };
         cleanup();
-        let lab = Lab;
         sh("ip", &["netns", "add", "tvm-pub"]);
         ns("pub", &["ip", "link", "set", "lo", "up"]);
         ns("pub", &["ip", "link", "add", "br0", "type", "bridge"]);

@@ -57,6 +57,8 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --seed-copies N      root: boxes fed each substream directly (default 2); root egress is
                        about this many stream copies plus repairs
   --repair-kbps N      root: repair budget for other boxes, kbit/s (default half the stream)
+  --relay-kbps N       root: relay budget for NATed boxes no partner can reach, kbit/s
+                       (default 2048; 0 = no relay)
   --group PREFIXES     root: a network group, e.g. 198.51.100.0/24+203.0.113.0/25 (repeat per
                        group); boxes in one group (then behind one address) are introduced first
   --stun-alt-port N    root: second UDP port answering STUN, for RFC 5780 NAT classification
@@ -127,6 +129,8 @@ pub struct RootMesh {
     pub repair_kbps: u32,
     /// Network groups (address prefixes); boxes in one group are introduced first.
     pub groups: Vec<Vec<tvmesh_core::root::tracker::Prefix>>,
+    /// Relay budget for NATed boxes no partner can feed, kbit/s (0: none).
+    pub relay_kbps: u32,
 }
 
 /// Role-specific settings.
@@ -204,6 +208,7 @@ const KEYS: &[&str] = &[
     "seed",
     "seed_copies",
     "repair_kbps",
+    "relay_kbps",
     "group",
     "max_partners",
     "stun_alt_port",
@@ -487,6 +492,10 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         .map(|s| num(s, 0, 10_000_000))
         .transpose()?
         .unwrap_or(0);
+    let relay_kbps = last(all, "relay_kbps")
+        .map(|s| num(s, 0, 10_000_000))
+        .transpose()?
+        .unwrap_or(tvmesh_core::root::DEFAULT_RELAY_KBPS);
     let max_partners = last(all, "max_partners")
         .map(|s| num(s, 1, 8))
         .transpose()?
@@ -537,6 +546,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
                     seed_copies,
                     repair_kbps,
                     groups,
+                    relay_kbps,
                 },
             }
         }

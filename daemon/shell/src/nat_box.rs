@@ -19,9 +19,12 @@
 //! Blocking work (DNS for `stun_server`, a connect() to learn the local IP) happens only when a
 //! run starts, never per datagram.
 
+use crate::status::PathStatus;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
+use tvmesh_core::nat::report::NatCode;
 use tvmesh_core::nat::{Classifier, ClassifyConfig, NatReport};
+use tvmesh_core::peer::Peer;
 use tvmesh_core::time::Instant;
 use tvmesh_core::Transmit;
 
@@ -205,6 +208,61 @@ impl NatBox {
             public_addr,
             runs: self.runs - u64::from(self.run.is_some()),
         }
+    }
+}
+
+impl NatBox {
+    /// The last classification as the one byte a REPORT carries (unknown before any).
+    pub fn code(&self) -> NatCode {
+        self.last.as_ref().map_or(NatCode::Unknown, NatCode::of)
+    }
+}
+
+/// The introduced peers of `peer` for `status.json`.
+pub fn paths(peer: &Peer) -> Vec<PathStatus> {
+    peer.punch_info()
+        .map(|i| PathStatus {
+            peer: i.peer.to_string(),
+            path: i.path.name(),
+            addr: i.path_addr.map(|a| a.to_string()),
+            ms: i.after_ms,
+            partner: i
+                .path_addr
+                .is_some_and(|a| peer.partner_info().any(|p| p.up && p.addr == a)),
+        })
+        .collect()
+}
+
+/// Sends punch openers with a small TTL (issue 5): switches the data socket's IP TTL per
+/// datagram and back. Works on a duplicate of the socket's descriptor (same socket), so the run
+/// loop's send path stays as it is. IPv4 only (`IP_TTL`); on IPv6 sockets the switch fails and
+/// openers go at the default hop limit, which only costs the conntrack protection.
+pub struct TtlSwitch {
+    sock: UdpSocket,
+    default: u32,
+    current: u32,
+}
+
+impl TtlSwitch {
+    /// Reads the socket's default TTL.
+    pub fn new(sock: &UdpSocket) -> std::io::Result<TtlSwitch> {
+        let sock = sock.try_clone()?;
+        let default = sock.ttl()?;
+        Ok(TtlSwitch {
+            sock,
+            default,
+            current: default,
+        })
+    }
+
+    /// Sets the TTL for the next datagram (`None`: the default). Always true, so it chains into
+    /// the transmit closure; a failed setsockopt leaves the default TTL in place.
+    pub fn set(&mut self, ttl: Option<u8>) -> bool {
+        let want = ttl.map_or(self.default, u32::from);
+        if want != self.current && self.sock.set_ttl(want).is_ok() {
+            self.current = want;
+        }
+        true
     }
 }
 

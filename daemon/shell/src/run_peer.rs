@@ -68,6 +68,9 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
     let bound = udp.sock.local_addr()?;
     let mut nat = NatBox::new(p.root, cfg.nat.stun_server.as_deref(), bound, seed, started);
+    // Hole punching: the host address goes to the root; punch openers need a per-datagram TTL.
+    let private = crate::nat_box::local_toward(bound, p.root);
+    let mut ttl = crate::nat_box::TtlSwitch::new(&udp.sock)?;
     let mut sink = p.sink.map(|u| Sink::open(u, started));
     if let Some(s) = sink.as_mut() {
         s.register(&reactor, TOKEN_SINK);
@@ -143,10 +146,17 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         }
         peer.handle_timeout(now);
         nat.handle_timeout(now);
+        peer.set_nat(nat.code(), private);
         udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
-            nat.poll_transmit(now, buf)
-                .or_else(|| peer.poll_transmit(now, buf))
+            match nat.poll_transmit(now, buf) {
+                Some(t) => ttl.set(None).then_some(t),
+                None => {
+                    let t = peer.poll_transmit(now, buf)?;
+                    ttl.set(peer.transmit_ttl()).then_some(t)
+                }
+            }
         })?;
+        ttl.set(None);
         if stopping {
             return Ok(());
         }
@@ -205,6 +215,14 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                 }
                 let mut st = snapshot(&peer, sink_out, sink.as_ref(), p, cfg, started, now);
                 st.nat = Some(nat_status(&nat));
+                if let Some(n) = st.nat.as_mut() {
+                    n.paths = crate::nat_box::paths(&peer);
+                    n.partners = peer
+                        .partner_info()
+                        .filter(|p| p.up)
+                        .map(|p| p.addr.to_string())
+                        .collect();
+                }
                 if !web::answer_status(h, &reactor, conn, method, &path, &st, &mut json) {
                     h.respond(&reactor, conn, 404, "text/plain", b"not found\n");
                 }
@@ -252,6 +270,8 @@ fn nat_status(nat: &NatBox) -> NatStatus {
         filtering: v.filtering,
         public_addr: v.public_addr.map(|a| a.to_string()),
         runs: v.runs,
+        paths: Vec::new(),
+        partners: Vec::new(),
     }
 }
 
@@ -311,6 +331,7 @@ fn snapshot(
             viewers: 0,
             root_egress_kbps: 0,
             integrity: Some(crate::drm_box::integrity_status(peer)),
+            bytes_relayed: peer.bytes_relayed(),
         }],
         bad_datagrams: st.bad_datagrams,
         upload_kbps: cfg.upload_kbps,

@@ -53,11 +53,13 @@ pub fn run(
         seed_copies: mesh.seed_copies,
         repair_kbps: mesh.repair_kbps,
         groups: mesh.groups.clone(),
+        sign: true,
         sign_seed: crate::drm_box::sign_seed(&cfg.integrity),
         segment_ms: cfg
             .integrity
             .segment_ms
             .unwrap_or(tvmesh_core::drm::sign::DEFAULT_SEGMENT_MS),
+        relay_kbps: mesh.relay_kbps,
     };
     let mut root =
         Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
@@ -149,6 +151,9 @@ pub fn run(
         while let Some(e) = root.poll_event() {
             log_event(&e, channels);
         }
+        while let Some(a) = root.poll_validated() {
+            stun.validate(a);
+        }
         if let Some(h) = http.as_mut() {
             h.handle_timeout(now, &reactor);
             while let Some((conn, method, path, _q)) = h.poll_request() {
@@ -223,6 +228,7 @@ fn snapshot(
             viewers: s.peers,
             root_egress_kbps: u64::from(s.egress_kbps),
             integrity: crate::drm_box::root_integrity_status(root, i),
+            bytes_relayed: root.bytes_relayed(i),
         });
     }
     Status {

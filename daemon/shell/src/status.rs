@@ -53,6 +53,9 @@ pub struct ChannelStatus {
     pub viewers: u32,
     /// Root: chunk egress over the last few seconds, kbit/s.
     pub root_egress_kbps: u64,
+    /// Chunk bytes relayed (issue 5, `root/relay.rs`): root, sent to boxes no partner can reach;
+    /// box, received that way (also counted in `bytes_from_root`).
+    pub bytes_relayed: u64,
     /// Chunk integrity (issue 6): the channel's signing key and what was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrity: Option<IntegrityStatus>,
@@ -104,6 +107,23 @@ pub struct NatStatus {
     pub public_addr: Option<String>,
     /// Classifications finished.
     pub runs: u64,
+    /// Peers the root introduced and what came of the punch (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathStatus>,
+    /// Addresses of the partners with a completed handshake (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<String>,
+}
+
+/// One introduced peer: `{"peer": "ip:port", "path": "direct|private|relay|punching|lost",
+/// "addr": "ip:port" | null, "ms": time to connect, "partner": partnership up on that path}`.
+#[derive(Serialize, Clone, Default, Debug)]
+pub struct PathStatus {
+    pub peer: String,
+    pub path: &'static str,
+    pub addr: Option<String>,
+    pub ms: u32,
+    pub partner: bool,
 }
 
 /// Resident set size of this process in KiB, from /proc/self/statm.
@@ -234,6 +254,7 @@ pub fn metrics(s: &Status) -> String {
             ("bytes_from_root_total", c.bytes_from_root),
             ("bytes_from_peers_total", c.bytes_from_peers),
             ("bytes_uploaded_total", c.bytes_uploaded),
+            ("bytes_relayed_total", c.bytes_relayed),
             ("lag_ms", c.lag_ms),
             ("viewers", u64::from(c.viewers)),
             ("root_egress_kbps", c.root_egress_kbps),
@@ -329,6 +350,8 @@ mod tests {
             filtering: "unknown",
             public_addr: None,
             runs: 0,
+            paths: Vec::new(),
+            partners: Vec::new(),
         });
         let n = json(&s, &mut buf).unwrap();
         let text = std::str::from_utf8(&buf[..n]).unwrap();
@@ -342,11 +365,23 @@ mod tests {
             filtering: "endpoint-independent",
             public_addr: Some("203.0.113.14:4000".into()),
             runs: 2,
+            paths: vec![PathStatus {
+                peer: "203.0.113.13:4000".into(),
+                path: "direct",
+                addr: Some("203.0.113.13:4000".into()),
+                ms: 120,
+                partner: true,
+            }],
+            partners: vec!["203.0.113.13:4000".into()],
         });
         let n = json(&s, &mut buf).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
         assert_eq!(v["nat"]["type"], "full-cone");
         assert_eq!(v["nat"]["public_addr"], "203.0.113.14:4000");
+        assert_eq!(
+            v["nat"]["paths"][0].to_string(),
+            r#"{"addr":"203.0.113.13:4000","ms":120,"partner":true,"path":"direct","peer":"203.0.113.13:4000"}"#
+        );
         assert!(html(&s, Some("")).contains("<p>NAT full-cone (mapping endpoint-independent, filtering endpoint-independent) &middot; public address 203.0.113.14:4000</p>"));
         assert!(metrics(&s).contains(
             "tvmesh_nat_info{type=\"full-cone\",mapping=\"endpoint-independent\",filtering=\"endpoint-independent\",public_addr=\"203.0.113.14:4000\"} 1\ntvmesh_nat_classifications_total 2\n"

@@ -63,6 +63,11 @@ impl StunService {
         })
     }
 
+    /// Lifts the amplification limit for `a`: a box session there echoed its token (it receives).
+    pub fn validate(&mut self, a: std::net::SocketAddr) {
+        self.credits.validate(a);
+    }
+
     /// The addresses served.
     pub fn addrs(&self) -> &ServerAddrs {
         &self.addrs

@@ -696,6 +696,8 @@ impl Sim {
             // The simulator carries chunk headers, not payloads: integrity (hashes of payloads)
             // is tested by the core's malicious-swarm scenario instead.
             sign: false,
+            // The simulator models no NATs: nothing to relay.
+            relay_kbps: 0,
             ..RootConfig::default()
         };
         let root = Root::new(

@@ -8,6 +8,7 @@
 
 pub mod classify;
 pub mod punch;
+pub mod report;
 pub mod server;
 
 pub use classify::{Classifier, ClassifyConfig, Filtering, Mapping, NatReport};

@@ -84,7 +84,7 @@ pub struct Probe {
     pub cand: u8,
 }
 
-fn put_addr(b: &mut [u8], a: Option<SocketAddr>) -> Result<usize, PunchError> {
+pub(crate) fn put_addr(b: &mut [u8], a: Option<SocketAddr>) -> Result<usize, PunchError> {
     let n = match a {
         None => 1,
         Some(SocketAddr::V4(_)) => 7,
@@ -112,7 +112,7 @@ fn put_addr(b: &mut [u8], a: Option<SocketAddr>) -> Result<usize, PunchError> {
     Ok(n)
 }
 
-fn get_addr(b: &[u8]) -> Result<(Option<SocketAddr>, usize), PunchError> {
+pub(crate) fn get_addr(b: &[u8]) -> Result<(Option<SocketAddr>, usize), PunchError> {
     let t = PunchError::Truncated;
     let (ip, n): (IpAddr, usize) = match *b.first().ok_or(t)? {
         0 => return Ok((None, 1)),
@@ -491,14 +491,24 @@ impl RelayBudget {
         }
     }
 
-    /// Takes `n` bytes if the bucket holds them; counts either way.
-    pub fn try_consume(&mut self, now: Instant, n: usize) -> bool {
+    fn refill(&mut self, now: Instant) {
         let dt = now.saturating_since(self.at).as_micros() as u64;
         let add = dt.saturating_mul(self.rate) / 1_000_000;
         if add > 0 {
             self.tokens = self.tokens.saturating_add(add).min(self.burst);
             self.at = now;
         }
+    }
+
+    /// Whether `n` bytes could go now (takes nothing): lets a sender wait instead of dropping.
+    pub fn has(&mut self, now: Instant, n: usize) -> bool {
+        self.refill(now);
+        n as u64 <= self.tokens
+    }
+
+    /// Takes `n` bytes if the bucket holds them; counts either way.
+    pub fn try_consume(&mut self, now: Instant, n: usize) -> bool {
+        self.refill(now);
         let n = n as u64;
         if n <= self.tokens {
             self.tokens -= n;

@@ -22,11 +22,13 @@
 mod integrity;
 mod partner;
 mod play;
+mod punch;
 mod sched;
 mod serve;
 mod types;
 
 pub use integrity::IntegrityStats;
+pub use punch::{PathKind, PunchInfo, MAX_PUNCHES, REPORT_EVERY};
 pub use types::{PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
 
 use crate::output::{OutputId, OutputStats, Outputs};
@@ -169,6 +171,8 @@ pub struct Peer {
     leaving: bool,
     stats: PeerStats,
     integrity: integrity::BoxIntegrity,
+    /// Hole punching and REPORTs (peer/punch.rs).
+    nat: punch::Punches,
 }
 
 impl Peer {
@@ -247,6 +251,7 @@ impl Peer {
             rate_window: (now, 0),
             leaving: false,
             stats: PeerStats::default(),
+            nat: punch::Punches::new(),
         })
     }
 
@@ -347,6 +352,10 @@ impl Peer {
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.now = now;
+        if punch::is_nat(bytes) {
+            self.on_nat(now, from, bytes);
+            return;
+        }
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(error) => {
@@ -428,6 +437,7 @@ impl Peer {
                 refused,
                 ..
             } if self.root_token() == Some(token) => {
+                self.nat.relayed = accepted >> 4;
                 for s in 0..SUBSTREAMS {
                     let bit = 1 << s;
                     if refused & bit != 0 && self.parents[s] == Parent::Root {
@@ -448,6 +458,7 @@ impl Peer {
                     return;
                 }
                 self.stats.bytes_from_root += len as u64;
+                self.count_relayed(info.seq, len);
                 // Only a chunk past what we hold shows the root pushing to us; repairs it answers
                 // for older ones do not (else a box it no longer seeds would wait on it forever).
                 let s = substream(info.seq);
@@ -634,6 +645,7 @@ impl Peer {
                 };
             }
         }
+        self.nat_timeout(now);
         if now >= self.next_tick {
             self.next_tick = now + self.cfg.tick;
             if self.chan.is_some() {
@@ -663,6 +675,7 @@ impl Peer {
             ),
         };
         let base = earliest(base, self.integrity_timeout());
+        let base = earliest(base, self.nat_poll_timeout());
         earliest(
             base,
             self.budget
@@ -674,7 +687,10 @@ impl Peer {
     /// Writes the next datagram into `buf`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.now = now;
-        if let Some(t) = self.poll_control(now, buf) {
+        if let Some(t) = self
+            .poll_nat(now, buf)
+            .or_else(|| self.poll_control(now, buf))
+        {
             self.stats.control_bytes += t.len as u64;
             return Some(t);
         }
@@ -707,7 +723,7 @@ impl Peer {
                 if now >= *next_try {
                     *next_try = now + *backoff;
                     *backoff = (*backoff * 2).min(self.cfg.join_retry_max);
-                    let flags = if self.cfg.reachable {
+                    let flags = if self.advertised_reachable() {
                         crate::wire::FLAG_REACHABLE
                     } else {
                         0

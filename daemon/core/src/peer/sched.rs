@@ -310,8 +310,8 @@ impl Peer {
         {
             self.n_candidates -= 1;
             let (a, flags, _) = self.candidates[self.n_candidates];
-            if self.partner_index(a).is_some() || flags & 1 == 0 && self.cfg.reachable {
-                // Unreachable boxes greet us; we cannot greet them.
+            if self.partner_index(a).is_some() || flags & 1 == 0 && self.skips_unreachable() {
+                // Unreachable boxes greet us (or the root introduces them); we cannot greet them.
                 continue;
             }
             let nonce = self.rng.next_nonzero_u32();
@@ -397,6 +397,17 @@ impl Peer {
             let others_ahead = freshest(&self.partners, s) > self.sub_seen[s].unwrap_or(0);
             let keep = match self.parents[s] {
                 Parent::None => false,
+                // Relayed by the root (peer/punch.rs): leave the relay once a partner can feed us.
+                Parent::Root
+                    if !hold
+                        && self.relayed(s)
+                        && self
+                            .partners
+                            .iter()
+                            .any(|p| p.spare > 0 && self.could_feed(now, p, s)) =>
+                {
+                    false
+                }
                 Parent::Root => {
                     // The root pushes as it ingests: its silence means it is not feeding us (a
                     // lost refusal, a replaced seed), even when no partner is ahead either.
@@ -643,7 +654,7 @@ impl Peer {
         let channel = self.channel()?;
         let msg = match c {
             Ctrl::Hello { nonce } => {
-                let flags = if self.cfg.reachable {
+                let flags = if self.advertised_reachable() {
                     FLAG_REACHABLE
                 } else {
                     0

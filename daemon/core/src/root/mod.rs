@@ -18,6 +18,8 @@
 //! work per call is bounded by the table sizes or by constants (probes, queue capacities).
 
 mod integrity;
+pub mod introduce;
+pub mod relay;
 pub mod tracker;
 
 pub use integrity::{ANSWERS_PER_S, STORE_MANIFESTS};
@@ -71,6 +73,8 @@ pub struct RootConfig {
     /// Longest signed segment, ms: a box holds a chunk at most about this long before its manifest
     /// arrives (a segment also closes at 64 chunks).
     pub segment_ms: u32,
+    /// Relay budget for NATed boxes no partner can feed, kbit/s (0: no relay; see `relay.rs`).
+    pub relay_kbps: u32,
 }
 
 impl Default for RootConfig {
@@ -87,6 +91,7 @@ impl Default for RootConfig {
             sign: true,
             sign_seed: [0; 32],
             segment_ms: crate::drm::sign::DEFAULT_SEGMENT_MS,
+            relay_kbps: DEFAULT_RELAY_KBPS,
         }
     }
 }
@@ -290,6 +295,13 @@ pub struct Root {
     bad_reports: ReportLimit,
     stats: RootStats,
     integrity: integrity::RootIntegrity,
+    /// NAT introductions (issue 5).
+    nat: introduce::Introducer,
+    /// Relay for boxes out of the mesh's reach (issue 5).
+    relay: relay::Relay,
 }
+
+/// Default relay budget, kbit/s: about two SD streams.
+pub const DEFAULT_RELAY_KBPS: u32 = 2048;
 
 mod session;

@@ -54,6 +54,8 @@ impl Root {
             integrity: integrity::RootIntegrity::new(&cfg, &names, now),
             sessions: (0..cfg.max_sessions).map(|_| None).collect(),
             addr_index: AddrIndex::new(cfg.max_sessions),
+            nat: super::introduce::Introducer::new(cfg.max_sessions, now),
+            relay: super::relay::Relay::new(cfg.relay_kbps, chans.len(), now),
             rng: Rng::new(cfg.seed),
             cfg,
             channels: chans,
@@ -185,11 +187,13 @@ impl Root {
                     return;
                 };
                 let (accepted, refused) = self.on_subscribe(i, mask & ALL, from_seq);
+                // Bits 4-7: which accepted substreams are relayed (root/relay.rs).
+                let relayed = self.relay_mask(i as usize) << 4;
                 self.replies.push((
                     from,
                     Reply::SubAck {
                         session: i,
-                        accepted,
+                        accepted: accepted | relayed,
                         refused,
                     },
                 ));
@@ -212,12 +216,16 @@ impl Root {
             m @ (Message::KeyReq { .. } | Message::ManifestReq { .. }) => {
                 self.on_integrity(now, from, m)
             }
+            // NAT traversal (root/introduce.rs).
+            Message::Unknown {
+                kind: super::introduce::REPORT,
+            } => self.on_report(now, from, bytes),
             _ => self.stats.ignored += 1,
         }
     }
 
     /// Marks the session of (`from`, `token`) alive and validated; its index if it exists.
-    fn validate(&mut self, now: Instant, from: SocketAddr, token: u32) -> Option<u32> {
+    pub(super) fn validate(&mut self, now: Instant, from: SocketAddr, token: u32) -> Option<u32> {
         let Some(i) = self.session_index(from, token) else {
             self.stats.ignored += 1;
             return None;
@@ -335,6 +343,10 @@ impl Root {
                     accepted |= bit;
                 }
             }
+            // Out of the mesh's reach: the root relays it (root/relay.rs).
+            if accepted & bit == 0 && self.relay_accept(i, sub) {
+                accepted |= bit;
+            }
         }
         // Substreams the box no longer wants from us free their seed places.
         let dropped = have & !mask;
@@ -346,6 +358,7 @@ impl Root {
         if let Some(s) = self.sessions[i as usize].as_mut() {
             s.down.subscribe(accepted, from_seq);
         }
+        self.relay_settle(i, accepted);
         (accepted, mask & !accepted)
     }
 
@@ -432,6 +445,7 @@ impl Root {
                 }
             }
         }
+        self.scan_intros(now);
     }
 
     /// When [`Root::handle_timeout`] should next run.
@@ -442,7 +456,10 @@ impl Root {
             .filter_map(|c| c.chunker.poll_timeout())
             .min();
         let sign = self.integrity.poll_timeout();
-        earliest(earliest(flush, Some(self.next_expiry)), sign)
+        earliest(
+            earliest(flush, Some(self.next_expiry.min(self.nat.next_scan()))),
+            sign,
+        )
     }
 
     /// The next event, if any.
@@ -458,6 +475,11 @@ impl Root {
             return Some(t);
         }
         if let Some(t) = self.poll_integrity(buf) {
+            self.stats.control_out += 1;
+            self.stats.control_bytes += t.len as u64;
+            return Some(t);
+        }
+        if let Some(t) = self.poll_intro(buf) {
             self.stats.control_out += 1;
             self.stats.control_bytes += t.len as u64;
             return Some(t);
@@ -593,8 +615,17 @@ impl Root {
         if !s.down.pending(&c.pool) {
             return None;
         }
+        // A relayed box waits for the relay budget rather than lose chunks (root/relay.rs).
+        let relay = match self.nat.boxes[i] {
+            Some(b) if b.token == s.token => b.relay,
+            _ => 0,
+        };
+        if relay != 0 && !super::relay::ready(&mut self.relay, self.now) {
+            return None;
+        }
         let seq = s.down.next_chunk(&c.pool, 0)?;
         let is_seed = s.down.mask & (1 << substream(seq)) != 0;
+        let relayed = relay & (1 << substream(seq)) != 0;
         if !is_seed && !c.repair.take(self.now, wire::MAX_DATAGRAM) {
             self.stats.repairs_dropped += 1;
             return None;
@@ -609,6 +640,9 @@ impl Root {
         }
         .emit(buf)
         .ok()?;
+        if relayed && !super::relay::take(&mut self.relay, self.now, s.channel, len) {
+            return None;
+        }
         s.down.sent(len);
         c.egress.add(self.now, len);
         c.stats.chunks_out += 1;

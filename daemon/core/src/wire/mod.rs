@@ -16,7 +16,7 @@
 //! | 0x08 | HELLO_ACK | box → box   | nonce u32, accept u8 |
 //! | 0x09 | MAP       | box → box   | token u32, base u64, delay_us u32, flags u8, map_len u8, map |
 //! | 0x0A | SUBSCRIBE | box → parent | token u32, mask u8, from_seq u64 |
-//! | 0x0B | SUB_ACK   | parent → box | token u32, accepted u8, refused u8 |
+//! | 0x0B | SUB_ACK   | parent → box | token u32, accepted u8 (root: bits 4–7 = relayed), refused u8 |
 //! | 0x10 | CHUNK     | any → box   | seq u64, flags u8, key_id u8, stamp_ms u32, sent_us u32, payload (n × 188, n ≤ 7) |
 //! | 0x11 | REQUEST   | box → any   | token u32, base u64, map_len u8, map |
 //! | 0x30–0x33 | MANIFEST, MANIFEST_REQ, KEY_REQ, CHANNEL_KEY | see `drm.rs` | chunk integrity |
