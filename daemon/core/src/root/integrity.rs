@@ -31,6 +31,8 @@ pub const STORE_MANIFESTS: usize = 16;
 pub const ANSWERS_PER_S: u32 = 400;
 /// Answers waiting to be sent; more are dropped (boxes ask again).
 const ANSWER_CAP: usize = 64;
+/// Manifests sent to a box when its session is validated (a key frame's worth of segments).
+const WELCOME_MANIFESTS: usize = 16;
 
 /// One channel's signing state.
 pub(super) struct ChannelSigning {
@@ -166,6 +168,37 @@ impl Root {
                 sig.signer.handle_timeout(now);
                 sig.collect();
             }
+        }
+    }
+
+    /// Session `i` just proved its address: queue it the channel key and the manifests from the
+    /// latest key frame on, so it can check the backlog it is about to fetch without asking for
+    /// each (a box holds unverified chunks only briefly). At most [`WELCOME_MANIFESTS`].
+    pub(super) fn welcome(&mut self, i: usize) {
+        let Some(s) = self.sessions.get(i).and_then(|s| s.as_ref()) else {
+            return;
+        };
+        let (addr, ch) = (s.addr, s.channel);
+        let (Some(sig), Some(c)) = (self.integrity.channels.get(ch), self.channels.get(ch)) else {
+            return;
+        };
+        let (mut seq, live) = (c.start_seq(), c.chunker.next_seq());
+        let _ = self.integrity.answers.push((addr, Answer::Key { channel: ch }));
+        for _ in 0..WELCOME_MANIFESTS {
+            let Some(slot) = sig.store.find(seq).filter(|_| seq < live) else {
+                break;
+            };
+            let Ok(m) = crate::drm::manifest::Manifest::parse(sig.store.slot(slot)) else {
+                break;
+            };
+            if !self
+                .integrity
+                .answers
+                .push((addr, Answer::Manifest { channel: ch, slot }))
+            {
+                break;
+            }
+            seq = m.first_seq + m.count() as u64;
         }
     }
 

@@ -232,7 +232,11 @@ impl Root {
         };
         let s = self.sessions[i].as_mut()?;
         s.last_heard = now;
+        let first = !s.validated;
         s.validated = true;
+        if first {
+            self.welcome(i);
+        }
         Some(i as u32)
     }
 
