@@ -306,18 +306,32 @@ pub fn probe_live_recording(path: &Path) -> (Vec<bool>, String, usize) {
 /// Starts a root whose channel `demo` is fed over UDP on `src`, with its data port `data` and
 /// status page `http`, and waits (bounded) until its status page answers.
 pub fn start_udp_root(dir: &Path, src: u16, data: u16, http: u16) -> Daemon {
-    let root = Daemon::start(
-        &[
-            "root",
-            "--listen",
-            &format!("127.0.0.1:{data}"),
-            "--http",
-            &format!("127.0.0.1:{http}"),
-            "--channel",
-            &format!("name=demo,source=udp://127.0.0.1:{src}"),
-        ],
-        &dir.join("root.log"),
-    );
+    start_udp_root_with(dir, src, data, http, "", &[])
+}
+
+/// [`start_udp_root`] with `channel_parts` appended to the channel spec (e.g. `,protect=yes`)
+/// and `extra` arguments.
+pub fn start_udp_root_with(
+    dir: &Path,
+    src: u16,
+    data: u16,
+    http: u16,
+    channel_parts: &str,
+    extra: &[&str],
+) -> Daemon {
+    let (listen, status_at) = (format!("127.0.0.1:{data}"), format!("127.0.0.1:{http}"));
+    let spec = format!("name=demo,source=udp://127.0.0.1:{src}{channel_parts}");
+    let mut args = vec![
+        "root",
+        "--listen",
+        &listen,
+        "--http",
+        &status_at,
+        "--channel",
+        &spec,
+    ];
+    args.extend_from_slice(extra);
+    let root = Daemon::start(&args, &dir.join("root.log"));
     wait_for(Duration::from_secs(10), "root status", || status(http));
     root
 }

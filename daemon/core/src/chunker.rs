@@ -139,6 +139,11 @@ impl Chunker {
         }
     }
 
+    /// The programme's PMT PID, once learnt from the PAT (kept clear by the scrambler).
+    pub fn pmt_pid(&self) -> Option<u16> {
+        self.pmt_pid
+    }
+
     /// Takes one packet.
     pub fn push_packet(&mut self, now: Instant, bytes: &[u8; PACKET_LEN], pool: &mut ChunkPool) {
         let Ok(pkt) = Packet::new(bytes) else { return };

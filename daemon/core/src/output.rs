@@ -14,10 +14,29 @@
 //!   packet boundary: when a sink takes part of a packet, the rest of that packet moves to a
 //!   188-byte tail buffer at once and is handed out first, so skips and evictions can never leave
 //!   a sink mid-packet.
+//! - Scrambled chunks ([`ChunkFlags::ENCRYPTED`], issue 6) are never handed out as they are: the
+//!   chunk is copied once into the output's own clear buffer and the caller's descrambler runs on
+//!   that copy in place (the pool keeps the scrambled chunk, which is what partners verify and
+//!   relay). When the descrambler has no key it says whether to wait on that chunk (a licence is
+//!   on its way: [`Descrambled::Wait`]) or to give it up ([`Descrambled::Skip`]: the output then
+//!   hands out nothing until the next random-access chunk it can descramble, so a sink never gets
+//!   a scrambled byte and restarts cleanly at a key frame once a key comes).
 
+use crate::chunk::{ChunkFlags, ChunkInfo, CHUNK_MAX};
 use crate::pool::ChunkPool;
 use crate::ts::PACKET_LEN;
 use alloc::vec::Vec;
+
+/// What a descrambler did with an output's copy of a scrambled chunk.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Descrambled {
+    /// Descrambled in place: hand it out.
+    Done,
+    /// No key yet, one is expected soon: hand out nothing and try this chunk again.
+    Wait,
+    /// No key: give the chunk up and wait for the next random-access chunk.
+    Skip,
+}
 
 /// Identifies an output (index into the box's output table).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -57,6 +76,9 @@ struct Output {
     tail: [u8; PACKET_LEN],
     tail_len: usize,
     tail_off: usize,
+    /// Descrambled copy of chunk `clear_seq` (scrambled chunks only).
+    clear: [u8; CHUNK_MAX],
+    clear_seq: Option<u64>,
     stats: OutputStats,
 }
 
@@ -74,6 +96,8 @@ impl Outputs {
             tail: [0; PACKET_LEN],
             tail_len: 0,
             tail_off: 0,
+            clear: [0; CHUNK_MAX],
+            clear_seq: None,
             stats: OutputStats::default(),
         };
         Outputs {
@@ -92,6 +116,7 @@ impl Outputs {
         o.pos = Pos::NeedRap { from: 0 };
         o.tail_len = 0;
         o.tail_off = 0;
+        o.clear_seq = None;
         o.stats = OutputStats::default();
         Some(OutputId(i))
     }
@@ -126,12 +151,14 @@ impl Outputs {
     }
 
     /// The next bytes output `id` should write, given the pool and the play head `play` (chunks
-    /// below it are ready). Empty or `None` means nothing to write now.
+    /// below it are ready). Empty or `None` means nothing to write now. `descramble` is called
+    /// on the output's copy of each scrambled chunk until it returns [`Descrambled::Done`].
     pub fn peek<'p>(
         &'p mut self,
         id: OutputId,
         pool: &'p ChunkPool,
         play: u64,
+        mut descramble: impl FnMut(&ChunkInfo, &mut [u8]) -> Descrambled,
     ) -> Option<&'p [u8]> {
         let queue = self.queue_chunks;
         let o = self.outs.get_mut(id.0)?;
@@ -163,6 +190,26 @@ impl Outputs {
                         continue;
                     }
                     match pool.get(seq) {
+                        Some(c)
+                            if off < c.payload.len()
+                                && c.info.flags.contains(ChunkFlags::ENCRYPTED) =>
+                        {
+                            let len = c.payload.len();
+                            if o.clear_seq != Some(seq) {
+                                o.clear[..len].copy_from_slice(c.payload);
+                                match descramble(&c.info, &mut o.clear[..len]) {
+                                    Descrambled::Done => {}
+                                    Descrambled::Wait => return None,
+                                    Descrambled::Skip => {
+                                        o.stats.skips += 1;
+                                        o.pos = Pos::NeedRap { from: seq + 1 };
+                                        return None;
+                                    }
+                                }
+                                o.clear_seq = Some(seq);
+                            }
+                            return Some(&o.clear[off..len]);
+                        }
                         Some(c) if off < c.payload.len() => return Some(&c.payload[off..]),
                         Some(_) => {
                             o.pos = Pos::At {
@@ -202,7 +249,12 @@ impl Outputs {
         if rem != 0 {
             // Keep the packet's remainder aside and move the cursor to the next packet boundary.
             let end = off - rem + PACKET_LEN;
-            let part = &c.payload[off..end];
+            let from = if o.clear_seq == Some(seq) {
+                &o.clear[..len]
+            } else {
+                c.payload
+            };
+            let part = &from[off..end];
             o.tail[..part.len()].copy_from_slice(part);
             o.tail_len = part.len();
             o.tail_off = 0;

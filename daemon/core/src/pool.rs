@@ -155,6 +155,19 @@ impl ChunkPool {
         })
     }
 
+    /// Chunk `seq`'s payload for rewriting in place, with its flags and key id (the root's
+    /// scrambler, `root/licence.rs`). `None` if not held, or in metadata-only mode.
+    pub fn get_mut(&mut self, seq: u64) -> Option<(&mut ChunkFlags, &mut u8, &mut [u8])> {
+        let i = self.index(seq);
+        let s = &mut self.slots[i];
+        if !s.used || s.seq != seq || self.data.is_empty() {
+            return None;
+        }
+        let off = i * CHUNK_MAX;
+        let payload = &mut self.data[off..off + usize::from(s.len)];
+        Some((&mut s.flags, &mut s.key_id, payload))
+    }
+
     /// Stores a chunk, replacing whatever held its slot. Returns false (and stores nothing) if the
     /// payload is too long, or if the chunk is older than the window, or already held.
     pub fn insert(&mut self, info: ChunkInfo, payload: &[u8]) -> bool {

@@ -37,8 +37,11 @@ FLAGS (each also a `key = value` line in a config file or board profile):
                        0.0.0.0:0)
   --http ADDR:PORT     status page and streams: GET /, /status.json, /metrics,
                        /stream/NAME.ts (peer)
-  --channel SPEC       root: name=NAME,source=URI[,bitrate=KBPS]  (repeat for more channels)
+  --channel SPEC       root: name=NAME,source=URI[,bitrate=KBPS][,protect=yes|SEED][,rotate_s=N]
+                       (repeat for more channels; protect scrambles it, keys rotate every N s)
                        peer: NAME of the channel to join
+  --entitlements PATH  root: DRM entitlements file (reloaded on SIGHUP)
+  --device-id ID --device-secret HEX64   peer: DRM device identity (board profile)
                        source URIs: udp://ADDR:PORT (unicast or multicast TS),
                        http://HOST[:PORT]/PATH (TS over HTTP, reconnects with backoff),
                        file:PATH (looped, paced at its PCR rate), - (stdin)
@@ -118,6 +121,8 @@ pub struct ChannelConfig {
     pub name: String,
     pub source: SourceUri,
     pub bitrate_kbps: u32,
+    /// DRM: scramble this channel (`protect=yes|SEED`, `rotate_s=N`; see `config/integrity.rs`).
+    pub protect: Option<integrity::Protect>,
 }
 
 /// Root settings for the mesh.
@@ -365,6 +370,7 @@ fn required<'a>(all: &'a [Setting], key: &str, role: &str) -> Result<&'a Setting
 
 fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
     let (mut name, mut source, mut bitrate) = (None, None, 0u32);
+    let (mut protect, mut rotate) = (None, None);
     for part in s.value.split(',') {
         let Some((k, v)) = part.split_once('=') else {
             return Err(err(
@@ -387,10 +393,14 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
                     .parse()
                     .map_err(|_| err(s, format!("bitrate `{v}` is not a whole number of kbit/s")))?
             }
+            "protect" => protect = Some(integrity::protect_part(s, v)?),
+            "rotate_s" => rotate = Some(integrity::rotate_part(s, v)?),
             other => {
                 return Err(err(
                     s,
-                    format!("unknown part `{other}`; expected name, source, bitrate"),
+                    format!(
+                        "unknown part `{other}`; expected name, source, bitrate, protect, rotate_s"
+                    ),
                 ))
             }
         }
@@ -402,6 +412,7 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
         name,
         source,
         bitrate_kbps: bitrate,
+        protect: integrity::protect(s, protect, rotate)?,
     })
 }
 

@@ -1,14 +1,91 @@
-//! Shell glue for chunk integrity (issue 6): the root's signing seed, key logging, status.
+//! Shell glue for chunk integrity and DRM (issue 6): the root's signing seed, key logging,
+//! protected channels, the entitlements file (loaded at start, reloaded on SIGHUP), the box's
+//! device identity, status.
 //!
-//! Invariant: the signing seed lives only in memory (from config, or random per start); public
-//! keys are logged once at start so an operator can copy them into board profiles
-//! (`channel_key`).
+//! Invariants: the signing seed, key seeds, device secret and channel keys live only in memory
+//! (from config, or random per start) and are never logged; public keys are logged once at start
+//! so an operator can copy them into board profiles (`channel_key`). A bad entitlements file stops
+//! a starting root with a message naming the line; on reload it is logged and the previous
+//! entitlements stay in force.
 
 use crate::config::integrity::to_hex;
-use crate::config::IntegrityConfig;
-use crate::status::IntegrityStatus;
-use tvmesh_core::peer::Peer;
+use crate::config::{ChannelConfig, IntegrityConfig};
+use crate::status::{DrmStatus, IntegrityStatus};
+use std::io;
+use std::path::Path;
+use tvmesh_core::drm::entitlements::Entitlements;
+use tvmesh_core::peer::{DeviceIdentity, DrmState, Peer};
 use tvmesh_core::root::{ChannelSpec, Root};
+
+/// Most devices an entitlements file may list (about 200 bytes of memory each).
+pub const ENTITLEMENTS_MAX: usize = 100_000;
+
+/// Makes the configured channels protected (after `Root::new` and `handle_unix_time`).
+pub fn protect_channels(root: &mut Root, channels: &[ChannelConfig], master: &[u8; 32]) {
+    for (i, c) in channels.iter().enumerate() {
+        let Some(p) = &c.protect else { continue };
+        let seed = p.seed.unwrap_or_else(|| {
+            tvmesh_core::drm::channel_scrambling_seed(master, c.name.as_bytes())
+        });
+        // rotate_s ≥ 1, checked by the config parser.
+        if root.protect(i, seed, p.rotate_s).is_ok() {
+            log::info!(
+                "channel {} is protected (keys rotate every {} s)",
+                c.name,
+                p.rotate_s
+            );
+        }
+    }
+}
+
+/// Reads and parses the entitlements file.
+pub fn load_entitlements(path: &Path) -> io::Result<Entitlements> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("entitlements {}: {e}", path.display())))?;
+    let e = Entitlements::parse(&text, ENTITLEMENTS_MAX).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("entitlements {}: {e}", path.display()),
+        )
+    })?;
+    log::info!("entitlements {}: {} device(s)", path.display(), e.len());
+    Ok(e)
+}
+
+/// SIGHUP: reloads the entitlements file into the root; a bad file keeps the old entitlements.
+pub fn reload_entitlements(root: &mut Root, cfg: &IntegrityConfig) {
+    let Some(path) = &cfg.entitlements else {
+        log::info!("SIGHUP: no entitlements file configured");
+        return;
+    };
+    match load_entitlements(path) {
+        Ok(e) => root.set_entitlements(e),
+        Err(e) => log::error!("SIGHUP: {e}; keeping the previous entitlements"),
+    }
+}
+
+/// The box's device identity from config / board profile.
+pub fn identity(cfg: &IntegrityConfig) -> Option<DeviceIdentity> {
+    let (id, secret) = (cfg.device_id.as_ref()?, cfg.device_secret?);
+    DeviceIdentity::new(id.as_bytes(), secret) // 1..=32 bytes, checked by the config parser
+}
+
+/// The box's DRM block.
+pub fn drm_status(peer: &Peer) -> DrmStatus {
+    let (state, key_id) = peer.drm_state();
+    DrmStatus {
+        state: state.as_str(),
+        key_id: if state == DrmState::Clear { 0 } else { key_id },
+    }
+}
+
+/// The root's DRM block for channel `i` (protected channels only).
+pub fn root_drm_status(root: &Root, i: usize) -> Option<DrmStatus> {
+    root.current_key_id(i).map(|key_id| DrmStatus {
+        state: "protected",
+        key_id,
+    })
+}
 
 /// The master signing seed: from config, else 32 random bytes (logged as a warning: boxes that
 /// pinned the previous keys must restart, so production roots set `sign_seed`).

@@ -127,12 +127,18 @@ impl Udp {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: nix::libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Installs SIGINT/SIGTERM handlers that ask the loop to stop.
+extern "C" fn on_hup(_: nix::libc::c_int) {
+    RELOAD.store(true, Ordering::Relaxed);
+}
+
+/// Installs SIGINT/SIGTERM handlers that ask the loop to stop, and a SIGHUP handler that asks
+/// it to reload (the root's entitlements file).
 pub fn install_signals() -> io::Result<()> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let act = SigAction::new(
@@ -144,7 +150,19 @@ pub fn install_signals() -> io::Result<()> {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { sigaction(s, &act) }.map_err(io::Error::from)?;
     }
+    let hup = SigAction::new(
+        SigHandler::Handler(on_hup),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { sigaction(Signal::SIGHUP, &hup) }.map_err(io::Error::from)?;
     Ok(())
+}
+
+/// Whether a reload was requested (SIGHUP) since the last call.
+pub fn reload_requested() -> bool {
+    RELOAD.swap(false, Ordering::Relaxed)
 }
 
 /// Whether a stop was requested.

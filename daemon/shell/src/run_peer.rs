@@ -57,6 +57,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         upload_kbps: cfg.upload_kbps,
         seed,
         channel_key: cfg.integrity.channel_key,
+        device: crate::drm_box::identity(&cfg.integrity),
         ..PeerConfig::default()
     };
     let mut peer = Peer::new(pc, p.root, p.channel, started)
@@ -123,6 +124,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         ready.clear();
         ready.extend_from_slice(reactor.wait(now, deadline)?);
         now = clock::now();
+        peer.handle_unix_time(clock::unix_micros() / 1_000_000);
         for r in &ready {
             match r.token {
                 TOKEN_UDP => {
@@ -331,6 +333,7 @@ fn snapshot(
             viewers: 0,
             root_egress_kbps: 0,
             integrity: Some(crate::drm_box::integrity_status(peer)),
+            drm: Some(crate::drm_box::drm_status(peer)),
             bytes_relayed: peer.bytes_relayed(),
         }],
         bad_datagrams: st.bad_datagrams,

@@ -44,6 +44,7 @@ pub fn run(
             bitrate_kbps: c.bitrate_kbps,
         })
         .collect();
+    let master = crate::drm_box::sign_seed(&cfg.integrity);
     let rc = RootConfig {
         max_sessions: max_boxes,
         session_timeout: Duration::from_secs(10),
@@ -54,7 +55,7 @@ pub fn run(
         repair_kbps: mesh.repair_kbps,
         groups: mesh.groups.clone(),
         sign: true,
-        sign_seed: crate::drm_box::sign_seed(&cfg.integrity),
+        sign_seed: master,
         segment_ms: cfg
             .integrity
             .segment_ms
@@ -64,6 +65,11 @@ pub fn run(
     let mut root =
         Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
     crate::drm_box::log_keys(&root, &specs);
+    root.handle_unix_time(clock::unix_micros() / 1_000_000);
+    crate::drm_box::protect_channels(&mut root, channels, &master);
+    if let Some(path) = &cfg.integrity.entitlements {
+        root.set_entitlements(crate::drm_box::load_entitlements(path)?);
+    }
     let mut reactor = Reactor::new(64)?;
     let mut udp = Udp::bind(listen)?;
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
@@ -118,6 +124,10 @@ pub fn run(
         ready.clear();
         ready.extend_from_slice(reactor.wait(now, deadline)?);
         now = clock::now();
+        root.handle_unix_time(clock::unix_micros() / 1_000_000);
+        if net::reload_requested() {
+            crate::drm_box::reload_entitlements(&mut root, &cfg.integrity);
+        }
         for r in &ready {
             match r.token {
                 TOKEN_UDP => {
@@ -228,6 +238,7 @@ fn snapshot(
             viewers: s.peers,
             root_egress_kbps: u64::from(s.egress_kbps),
             integrity: crate::drm_box::root_integrity_status(root, i),
+            drm: crate::drm_box::root_drm_status(root, i),
             bytes_relayed: root.bytes_relayed(i),
         });
     }

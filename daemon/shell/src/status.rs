@@ -59,6 +59,19 @@ pub struct ChannelStatus {
     /// Chunk integrity (issue 6): the channel's signing key and what was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrity: Option<IntegrityStatus>,
+    /// DRM (issue 6): box, whether it can output the channel and why; root, present on protected
+    /// channels with the current key id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drm: Option<DrmStatus>,
+}
+
+/// `"drm": {"state": "clear" | "licensed" | "waiting" | "no_licence" | "expired" |
+/// "not_yet_valid" | "bad_auth" | "unknown_device" | "no_identity" | "unknown" | "protected",
+/// "key_id": n}` (`protected` on the root; `key_id` 0 until a key was used).
+#[derive(Serialize, Clone, Default, Debug)]
+pub struct DrmStatus {
+    pub state: &'static str,
+    pub key_id: u8,
 }
 
 /// A channel's integrity as `status.json` shows it. Root: `key` and `manifests` (sent). Box: the

@@ -114,10 +114,22 @@ pub fn channel_tag(name: &[u8]) -> u32 {
 /// label, the master seed and the name. A root restarted with the same master seed keeps the same
 /// channel keys, so boxes that pinned them keep working.
 pub fn channel_signing_seed(master: &Key, name: &[u8]) -> Key {
+    derive_seed(b"tvmesh channel signing key v1", master, name)
+}
+
+/// SHA-256 of a domain label, the master seed and a channel name.
+fn derive_seed(label: &[u8], master: &Key, name: &[u8]) -> Key {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(b"tvmesh channel signing key v1");
+    h.update(label);
     h.update(master);
     h.update(name);
     h.finalize().into()
+}
+
+/// The key-schedule seed of a protected channel `name` under the root's master seed, for
+/// channels configured `protect=yes` (a label distinct from [`channel_signing_seed`]'s, so the two
+/// keys are unrelated).
+pub fn channel_scrambling_seed(master: &Key, name: &[u8]) -> Key {
+    derive_seed(b"tvmesh channel scrambling seed v1", master, name)
 }

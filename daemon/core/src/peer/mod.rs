@@ -20,6 +20,7 @@
 //! backwards within a stream epoch.
 
 mod integrity;
+mod licence;
 mod partner;
 mod play;
 mod punch;
@@ -28,6 +29,7 @@ mod serve;
 mod types;
 
 pub use integrity::IntegrityStats;
+pub use licence::{DeviceIdentity, DrmState, DrmStats};
 pub use punch::{PathKind, PunchInfo, MAX_PUNCHES, REPORT_EVERY};
 pub use types::{PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
 
@@ -171,6 +173,8 @@ pub struct Peer {
     leaving: bool,
     stats: PeerStats,
     integrity: integrity::BoxIntegrity,
+    /// Licences and descrambling (issue 6, peer/licence.rs).
+    drm: licence::BoxLicence,
     /// Hole punching and REPORTs (peer/punch.rs).
     nat: punch::Punches,
 }
@@ -209,6 +213,7 @@ impl Peer {
         );
         Ok(Peer {
             integrity,
+            drm: licence::BoxLicence::new(cfg.device.clone(), n),
             outputs: Outputs::new(cfg.outputs.max(1), queue),
             state: State::Joining {
                 nonce,
@@ -387,6 +392,7 @@ impl Peer {
                 rap_seq,
                 bitrate_kbps,
                 now_ms,
+                flags,
                 ..
             } => {
                 let ours = match self.state {
@@ -396,6 +402,7 @@ impl Peer {
                 if ours {
                     self.root_offset_ms = now.as_millis() as i64 - i64::from(now_ms);
                     self.on_join_ack(now, channel, token, rap_seq, bitrate_kbps);
+                    self.drm_on_join(now, flags);
                 } else {
                     self.stats.ignored += 1;
                 }
@@ -431,6 +438,7 @@ impl Peer {
                     self.add_candidate(a, flags);
                 }
             }
+            Message::Licence { body, .. } => self.on_licence(now, body),
             Message::SubAck {
                 token,
                 accepted,
@@ -623,6 +631,7 @@ impl Peer {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         self.integrity_tick(now);
+        self.licence_tick(now);
         self.advance_play(now);
         if let State::Playing { last_chunk, .. } = self.state {
             if now.saturating_since(last_chunk) >= self.cfg.stall_timeout {
@@ -675,6 +684,7 @@ impl Peer {
             ),
         };
         let base = earliest(base, self.integrity_timeout());
+        let base = earliest(base, self.licence_timeout());
         let base = earliest(base, self.nat_poll_timeout());
         earliest(
             base,
@@ -694,7 +704,7 @@ impl Peer {
             self.stats.control_bytes += t.len as u64;
             return Some(t);
         }
-        if let Some(t) = self.poll_integrity(buf) {
+        if let Some(t) = self.poll_integrity(buf).or_else(|| self.poll_licence(buf)) {
             self.stats.control_bytes += t.len as u64;
             return Some(t);
         }

@@ -120,10 +120,14 @@ impl Peer {
         self.outputs.stats(id)
     }
 
-    /// The next bytes for output `id` (whole packets, in order), or `None` if nothing is ready.
+    /// The next bytes for output `id` (whole packets, in order, descrambled), or `None` if nothing
+    /// is ready (or the next chunk is scrambled and no key is held: see `peer/licence.rs`).
     pub fn output_peek(&mut self, id: OutputId) -> Option<&[u8]> {
+        let (drm, now) = (&mut self.drm, self.now);
         self.outputs
-            .peek(id, &self.pool, self.play)
+            .peek(id, &self.pool, self.play, |info, buf| {
+                drm.descramble(now, info, buf)
+            })
             .filter(|b| !b.is_empty())
     }
 

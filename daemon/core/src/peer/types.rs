@@ -70,6 +70,9 @@ pub struct PeerConfig {
     pub max_requests_per_s: u32,
     /// How long a partner that sent a forged chunk or flooded us is banned.
     pub ban: Duration,
+    /// Device identity for licences (board profile `device_id` / `device_secret`); without one
+    /// a box relays protected channels but outputs nothing.
+    pub device: Option<super::DeviceIdentity>,
 }
 
 impl Default for PeerConfig {
@@ -103,6 +106,7 @@ impl Default for PeerConfig {
             pending_hold: Duration::from_millis(250),
             max_requests_per_s: 2048,
             ban: Duration::from_secs(60),
+            device: None,
         }
     }
 }

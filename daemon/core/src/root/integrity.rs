@@ -139,8 +139,11 @@ impl Root {
         (self.integrity.manifests_out, self.integrity.answers_dropped)
     }
 
-    /// Hashes chunks of `channel` made since the last call into its signer.
+    /// Hashes chunks of `channel` made since the last call into its signer (after scrambling
+    /// them if the channel is protected, `licence.rs`).
     pub(super) fn sign_new_chunks(&mut self, now: Instant, channel: usize) {
+        // Protected channels: scramble first, so the manifest hashes the chunk as carried.
+        self.scramble_new_chunks(channel);
         let (Some(c), Some(sig)) = (
             self.channels.get(channel),
             self.integrity.channels.get_mut(channel),

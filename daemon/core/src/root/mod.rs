@@ -19,10 +19,12 @@
 
 mod integrity;
 pub mod introduce;
+mod licence;
 pub mod relay;
 pub mod tracker;
 
 pub use integrity::{ANSWERS_PER_S, STORE_MANIFESTS};
+pub use licence::{RootDrmStats, LICENCES_PER_S, LICENCE_QUEUE};
 
 use crate::chunker::{Chunker, ChunkerStats};
 use crate::pool::{ChunkPool, PoolError};
@@ -295,6 +297,8 @@ pub struct Root {
     bad_reports: ReportLimit,
     stats: RootStats,
     integrity: integrity::RootIntegrity,
+    /// Scrambling and licences (issue 6, `licence.rs`).
+    drm: licence::RootDrm,
     /// NAT introductions (issue 5).
     nat: introduce::Introducer,
     /// Relay for boxes out of the mesh's reach (issue 5).

@@ -52,6 +52,7 @@ impl Root {
         let names: Vec<&[u8]> = channels.iter().map(|c| c.name.as_bytes()).collect();
         Ok(Root {
             integrity: integrity::RootIntegrity::new(&cfg, &names, now),
+            drm: super::licence::RootDrm::new(chans.len(), cfg.seed, now),
             sessions: (0..cfg.max_sessions).map(|_| None).collect(),
             addr_index: AddrIndex::new(cfg.max_sessions),
             nat: super::introduce::Introducer::new(cfg.max_sessions, now),
@@ -216,6 +217,8 @@ impl Root {
             m @ (Message::KeyReq { .. } | Message::ManifestReq { .. }) => {
                 self.on_integrity(now, from, m)
             }
+            // DRM licences (root/licence.rs).
+            Message::LicenceReq { body, .. } => self.on_licence_req(now, from, body),
             // NAT traversal (root/introduce.rs).
             Message::Unknown {
                 kind: super::introduce::REPORT,
@@ -478,6 +481,11 @@ impl Root {
             self.stats.control_bytes += t.len as u64;
             return Some(t);
         }
+        if let Some(t) = self.poll_licence(buf) {
+            self.stats.control_out += 1;
+            self.stats.control_bytes += t.len as u64;
+            return Some(t);
+        }
         if let Some(t) = self.poll_integrity(buf) {
             self.stats.control_out += 1;
             self.stats.control_bytes += t.len as u64;
@@ -515,7 +523,7 @@ impl Root {
                         rap_seq: c.start_seq(),
                         bitrate_kbps: c.meter.kbps,
                         now_ms: self.now.saturating_since(c.epoch).as_millis() as u32,
-                        flags: 0,
+                        flags: self.join_flags(s.channel),
                     }
                     .emit(buf)
                 }

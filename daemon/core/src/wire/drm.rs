@@ -6,6 +6,12 @@
 //! | 0x31 | MANIFEST_REQ | box → root/box    | token u32, seq u64 (send me the manifest covering `seq`) |
 //! | 0x32 | KEY_REQ      | box → root        | token u32 (send me the channel's signing key) |
 //! | 0x33 | CHANNEL_KEY  | root → box        | kind u8 (1 = Ed25519), public key (32 bytes) |
+//! | 0x34 | LICENCE_REQ  | box → root        | a licence request ([`crate::drm::licence`]), ≤ 127 bytes |
+//! | 0x35 | LICENCE      | root → box        | a licence reply ([`crate::drm::licence`]), ≤ 179 bytes |
+//!
+//! LICENCE_REQ / LICENCE bodies are only length-checked here (1..=[`LICENCE_MAX_LEN`] bytes); the
+//! licence module parses and authenticates them. The header's channel is the sender's channel
+//! index (informative: the request names its channel inside the authenticated body).
 //!
 //! Invariants: a MANIFEST body is only length-checked here (1..=[`MANIFEST_MAX_LEN`] bytes); its
 //! structure and signature are the verifier's business. Every read is length-checked, so no input
@@ -19,6 +25,18 @@ pub(super) const MANIFEST: u8 = 0x30;
 pub(super) const MANIFEST_REQ: u8 = 0x31;
 pub(super) const KEY_REQ: u8 = 0x32;
 pub(super) const CHANNEL_KEY: u8 = 0x33;
+pub(super) const LICENCE_REQ: u8 = 0x34;
+pub(super) const LICENCE: u8 = 0x35;
+
+/// Longest LICENCE_REQ or LICENCE body (the larger of the two formats).
+pub const LICENCE_MAX_LEN: usize = {
+    use crate::drm::licence::{REPLY_MAX, REQUEST_MAX};
+    if REPLY_MAX > REQUEST_MAX {
+        REPLY_MAX
+    } else {
+        REQUEST_MAX
+    }
+};
 
 /// CHANNEL_KEY `kind`: an Ed25519 public key.
 pub const KEY_ED25519: u8 = 1;
@@ -51,6 +69,17 @@ pub(super) fn parse<'a>(
             key.copy_from_slice(r.bytes(32)?);
             Ok(Message::ChannelKey { channel, kind, key })
         })(),
+        LICENCE_REQ | LICENCE => {
+            let body = r.rest();
+            if body.is_empty() || body.len() > LICENCE_MAX_LEN {
+                return Some(Err(WireError::Length));
+            }
+            Ok(if kind == LICENCE_REQ {
+                Message::LicenceReq { channel, body }
+            } else {
+                Message::Licence { channel, body }
+            })
+        }
         _ => return None,
     };
     Some(m)
@@ -81,6 +110,17 @@ pub(super) fn emit(m: &Message<'_>, w: &mut Writer<'_>) -> Option<Result<(), Wir
         Message::ChannelKey { channel, kind, key } => head(w, CHANNEL_KEY, channel)
             .and_then(|_| w.u8(kind))
             .and_then(|_| w.bytes(&key)),
+        Message::LicenceReq { channel, body } | Message::Licence { channel, body } => {
+            if body.is_empty() || body.len() > LICENCE_MAX_LEN {
+                return Some(Err(WireError::Length));
+            }
+            let kind = if matches!(m, Message::LicenceReq { .. }) {
+                LICENCE_REQ
+            } else {
+                LICENCE
+            };
+            head(w, kind, channel).and_then(|_| w.bytes(body))
+        }
         _ => return None,
     };
     Some(r)

@@ -20,6 +20,7 @@
 //! | 0x10 | CHUNK     | any → box   | seq u64, flags u8, key_id u8, stamp_ms u32, sent_us u32, payload (n × 188, n ≤ 7) |
 //! | 0x11 | REQUEST   | box → any   | token u32, base u64, map_len u8, map |
 //! | 0x30–0x33 | MANIFEST, MANIFEST_REQ, KEY_REQ, CHANNEL_KEY | see `drm.rs` | chunk integrity |
+//! | 0x34–0x35 | LICENCE_REQ, LICENCE | see `drm.rs` | DRM licences |
 //!
 //! Bitmaps (MAP, REQUEST): bit i of byte i/8, LSB first, names sequence number base+i. A token
 //! names a relationship: the root's session token, or between boxes the nonce of the HELLO that
@@ -64,6 +65,8 @@ pub const FLAG_SPARE_UPLOAD: u8 = 0x02;
 pub const MAP_SPARE_SHIFT: u8 = 4;
 /// HELLO / JOIN flag: this box accepts partnerships it did not start (reachable inbound).
 pub const FLAG_REACHABLE: u16 = 0x0001;
+/// JOIN_ACK flag: the channel is scrambled (DRM); the box needs a licence to output it.
+pub const FLAG_PROTECTED: u16 = 0x0002;
 
 /// Why bytes are not a valid message, or a message does not fit a buffer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -239,12 +242,22 @@ pub enum Message<'a> {
         kind: u8,
         key: [u8; 32],
     },
+    /// A licence request, box → root (0x34), body unparsed (see [`crate::drm::licence`]).
+    LicenceReq {
+        channel: u16,
+        body: &'a [u8],
+    },
+    /// A licence reply, root → box (0x35), body unparsed (see [`crate::drm::licence`]).
+    Licence {
+        channel: u16,
+        body: &'a [u8],
+    },
     Unknown {
         kind: u8,
     },
 }
 
-pub use drm::KEY_ED25519;
+pub use drm::{KEY_ED25519, LICENCE_MAX_LEN};
 
 const JOIN: u8 = 0x01;
 const JOIN_ACK: u8 = 0x02;

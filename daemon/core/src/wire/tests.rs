@@ -365,3 +365,26 @@ fn key_req_and_channel_key() {
         },
     );
 }
+
+#[test]
+fn licence_messages() {
+    roundtrip(
+        &[0xC1, 0x34, 0x00, 0x02, 0x01, 0x05, 0xAA],
+        Message::LicenceReq {
+            channel: 2,
+            body: &[0x01, 0x05, 0xAA],
+        },
+    );
+    roundtrip(
+        &[0xC1, 0x35, 0x00, 0x02, 0x01, 0x00],
+        Message::Licence {
+            channel: 2,
+            body: &[0x01, 0x00],
+        },
+    );
+    assert_eq!(Message::parse(&[0xC1, 0x34, 0, 2]), Err(WireError::Length));
+    assert_eq!(Message::parse(&[0xC1, 0x35, 0, 2]), Err(WireError::Length));
+    let mut long = std::vec![0xC1, 0x35, 0, 2];
+    long.resize(HEADER_LEN + LICENCE_MAX_LEN + 1, 0);
+    assert_eq!(Message::parse(&long), Err(WireError::Length));
+}
