@@ -11,13 +11,13 @@ mod nat_box;
 mod nat_probe;
 mod net;
 mod reactor;
-#[allow(dead_code)] // issue 7 building blocks; the lead wires them into run_peer
 mod remote;
 mod run_peer;
 mod run_root;
 mod status;
 mod stun_service;
 mod web;
+mod zapping;
 
 use config::{Command, Role};
 use std::process::ExitCode;
@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         } => run_root::run(&cfg, *listen, channels, *max_boxes, mesh, seed),
         Role::Peer {
             root,
+            roots,
             channel,
             sink,
             listen,
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
         } => {
             let p = run_peer::PeerRun {
                 root: *root,
+                roots,
                 channel,
                 sink: sink.as_ref(),
                 listen: *listen,

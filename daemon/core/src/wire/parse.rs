@@ -176,6 +176,16 @@ impl<'a> Message<'a> {
                     map: bitmap(&mut r)?,
                 }
             }
+            DIR_REQ => Message::DirRequest {
+                nonce: r.u32()?,
+                page: r.u8()?,
+            },
+            DIRECTORY => Message::Directory {
+                nonce: r.u32()?,
+                page: r.u8()?,
+                pages: r.u8()?,
+                body: r.rest(),
+            },
             kind => return Ok(Message::Unknown { kind }),
         };
         Ok(m)
