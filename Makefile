@@ -39,6 +39,7 @@ lint:
 
 bench: deps build
 	@tools/bench.sh
+	@tools/zap-bench.sh
 
 sample:
 	tools/make-sample.sh tests/data/sample.ts

@@ -41,6 +41,8 @@
 //! never panics on any key, command or time order (time going back only delays the entry commit).
 
 mod directory;
+pub mod fetch;
+pub mod publish;
 #[cfg(test)]
 mod tests;
 

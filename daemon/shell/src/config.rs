@@ -37,15 +37,17 @@ FLAGS (each also a `key = value` line in a config file or board profile):
                        0.0.0.0:0)
   --http ADDR:PORT     status page and streams: GET /, /status.json, /metrics,
                        /stream/NAME.ts (peer)
-  --channel SPEC       root: name=NAME,source=URI[,bitrate=KBPS][,protect=yes|SEED][,rotate_s=N]
-                       (repeat for more channels; protect scrambles it, keys rotate every N s)
+  --channel SPEC       root: name=NAME,source=URI[,bitrate=KBPS][,number=N][,desc=TEXT]
+                       [,protect=yes|SEED][,rotate_s=N] (repeat for more channels; numbers
+                       default to the order given; protect scrambles it, keys rotate every N s)
                        peer: NAME of the channel to join
   --entitlements PATH  root: DRM entitlements file (reloaded on SIGHUP)
   --device-id ID --device-secret HEX64   peer: DRM device identity (board profile)
                        source URIs: udp://ADDR:PORT (unicast or multicast TS),
                        http://HOST[:PORT]/PATH (TS over HTTP, reconnects with backoff),
                        file:PATH (looped, paced at its PCR rate), - (stdin)
-  --root ADDR:PORT     peer: the root's UDP address
+  --root ADDR:PORT     peer: the root's UDP address (repeat: channel directories of several
+                       roots are merged; the last --root serves the --channel)
   --sink URI           peer: where the decoder reads TS: file:PATH (file, FIFO or device),
                        exec:COMMAND (a player reading stdin), udp://ADDR:PORT
   --pool-kib N         memory budget for stream chunk pools, KiB (root: per channel;
@@ -73,9 +75,13 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --lircd PATH         peer: read keys from lircd's socket
   --control-socket PATH  peer: Unix socket taking zap N|NAME, up, down, prev, status
   --zap-entry-ms N     peer: digit entry timeout (default 2000)
-  --dvb SPEC           peer: Linux DVB decoder adapter=N,demux=N,dvr=N, with
+  --dvb SPEC           peer: Linux DVB decoder adapter=N,demux=N,dvr=N (instead of --sink), with
                        --dvb-setup mainline|enigma2
   --led NAME           peer: status LED under /sys/class/leds
+  --prejoin yes|no     peer: thin memberships in channel +1, -1 and previous for fast zaps
+                       (default yes; boxes with 64 MiB: no), each with --prejoin-kib N of pool
+                       (64-16384, default 1024)
+  /control?cmd=...     peer HTTP: zap N|NAME, up, down, prev, status (as the control socket)
   --log-level LEVEL    error, warn, info (default) or debug
   --seed N             seed for tokens and nonces (default: from the kernel)
   --help               this text
@@ -123,6 +129,10 @@ pub struct ChannelConfig {
     pub bitrate_kbps: u32,
     /// DRM: scramble this channel (`protect=yes|SEED`, `rotate_s=N`; see `config/integrity.rs`).
     pub protect: Option<integrity::Protect>,
+    /// Operator-assigned number in the channel directory (0 in a spec: by order).
+    pub number: u16,
+    /// Free text for the channel directory (no commas).
+    pub description: String,
 }
 
 /// Root settings for the mesh.
@@ -149,6 +159,8 @@ pub enum Role {
     },
     Peer {
         root: SocketAddr,
+        /// Every distinct `--root` in order; directory entries name them by index.
+        roots: Vec<SocketAddr>,
         channel: String,
         sink: Option<SinkUri>,
         listen: SocketAddr,
@@ -170,7 +182,6 @@ pub struct Config {
     pub board: Option<String>,
     pub nat: NatConfig,
     /// Remote, control socket, zapping, decoder and LED settings (see `config/viewer.rs`).
-    #[allow(dead_code)] // read by run_peer once issue 7 is wired
     pub viewer: ViewerConfig,
     /// Chunk-integrity keys (see `config/integrity.rs`).
     pub integrity: IntegrityConfig,
@@ -371,6 +382,7 @@ fn required<'a>(all: &'a [Setting], key: &str, role: &str) -> Result<&'a Setting
 fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
     let (mut name, mut source, mut bitrate) = (None, None, 0u32);
     let (mut protect, mut rotate) = (None, None);
+    let (mut number, mut description) = (0u16, String::new());
     for part in s.value.split(',') {
         let Some((k, v)) = part.split_once('=') else {
             return Err(err(
@@ -395,12 +407,22 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
             }
             "protect" => protect = Some(integrity::protect_part(s, v)?),
             "rotate_s" => rotate = Some(integrity::rotate_part(s, v)?),
+            "number" => {
+                number = match v.trim().parse::<u16>() {
+                    Ok(n @ 1..=tvmesh_core::zap::MAX_NUMBER) => n,
+                    _ => return Err(err(s, format!("number `{v}` is not 1-9999"))),
+                }
+            }
+            "desc" => {
+                if v.len() > tvmesh_core::zap::MAX_DESCRIPTION {
+                    return Err(err(s, "desc is longer than 255 bytes"));
+                }
+                description = v.trim().to_string();
+            }
             other => {
                 return Err(err(
                     s,
-                    format!(
-                        "unknown part `{other}`; expected name, source, bitrate, protect, rotate_s"
-                    ),
+                    format!("unknown part `{other}`; expected name, source, bitrate, number, desc, protect, rotate_s"),
                 ))
             }
         }
@@ -413,6 +435,8 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
         source,
         bitrate_kbps: bitrate,
         protect: integrity::protect(s, protect, rotate)?,
+        number,
+        description,
     })
 }
 
@@ -540,9 +564,20 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
             let listen = addr(required(all, "listen", "root")?)?;
             let mut channels: Vec<ChannelConfig> = Vec::new();
             for s in all.iter().filter(|s| s.key == "channel") {
-                let c = channel_spec(s)?;
+                let mut c = channel_spec(s)?;
                 if channels.iter().any(|x| x.name == c.name) {
                     return Err(err(s, format!("channel `{}` is defined twice", c.name)));
+                }
+                if c.number == 0 {
+                    // By order: one more than the highest number so far.
+                    let next = channels.iter().map(|x| x.number).max().unwrap_or(0) + 1;
+                    if next > tvmesh_core::zap::MAX_NUMBER {
+                        return Err(err(s, "no channel number left: give number=N"));
+                    }
+                    c.number = next;
+                }
+                if channels.iter().any(|x| x.number == c.number) {
+                    return Err(err(s, format!("channel number {} is used twice", c.number)));
                 }
                 channels.push(c);
             }
@@ -563,6 +598,13 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         }
         "peer" => {
             let root = addr(required(all, "root", "peer")?)?;
+            let mut roots: Vec<SocketAddr> = Vec::new();
+            for s in all.iter().filter(|s| s.key == "root") {
+                let a = addr(s)?;
+                if !roots.contains(&a) {
+                    roots.push(a);
+                }
+            }
             let ch = required(all, "channel", "peer")?;
             check_name(ch, &ch.value)?;
             let sink = last(all, "sink")
@@ -578,6 +620,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
             Role::Peer {
                 root,
+                roots,
                 channel: ch.value.clone(),
                 sink,
                 listen,

@@ -12,13 +12,13 @@ mod nat_box;
 mod nat_probe;
 mod net;
 mod reactor;
-#[allow(dead_code)] // issue 7 building blocks; the lead wires them into run_peer
 mod remote;
 mod run_peer;
 mod run_root;
 mod status;
 mod stun_service;
 mod web;
+mod zapping;
 
 use config::{Command, Role};
 use std::process::ExitCode;
@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         } => run_root::run(&cfg, *listen, channels, *max_boxes, mesh, seed),
         Role::Peer {
             root,
+            roots,
             channel,
             sink,
             listen,
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
         } => {
             let p = run_peer::PeerRun {
                 root: *root,
+                roots,
                 channel,
                 sink: sink.as_ref(),
                 listen: *listen,

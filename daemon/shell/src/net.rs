@@ -107,6 +107,12 @@ impl Udp {
         Ok(())
     }
 
+    /// Re-registers the socket under `token` (keeping its write interest): for a socket that
+    /// changes role, as when a pre-joined channel becomes the one on screen.
+    pub fn retoken(&self, reactor: &Reactor, token: Token) -> io::Result<()> {
+        reactor.modify(&self.sock, token, true, self.write_interest)
+    }
+
     /// Receives up to [`RECV_BATCH`] datagrams, calling `f` for each.
     pub fn recv_batch(&self, buf: &mut [u8], mut f: impl FnMut(SocketAddr, &[u8])) {
         for _ in 0..RECV_BATCH {

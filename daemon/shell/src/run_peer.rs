@@ -4,18 +4,28 @@
 //! core; the loop writes what each can take without blocking and reports it back. A sink that
 //! stops taking bytes only makes its own cursor skip ahead (counted); the loop never waits on it.
 //! The UDP data socket is shared with the box's NAT classification ([`crate::nat_box`]): STUN
-//! datagrams go to it, everything else to the core `Peer`.
+//! datagrams go to it, DIRECTORY pages to [`crate::zapping`], everything else to the core `Peer`.
+//!
+//! Zapping ([`crate::zapping`]): on a zap the old `Peer` sends LEAVE and goes; a new one joins the
+//! target channel on the same socket (the root replaces the box's session; datagrams of the old
+//! channel are ignored by the new `Peer`, which checks the channel id). The sink keeps its
+//! 188-byte alignment across the switch ([`crate::zapping::align`]) and the new channel's output
+//! starts at a random-access chunk, which begins with PAT and PMT. HTTP viewers of the old
+//! channel are disconnected.
 
 use crate::clock;
 use crate::config::Config;
 use crate::http::ConnId;
-use crate::io::sink::Sink;
+use crate::io::box_sink::BoxSink;
 use crate::io::uri::SinkUri;
 use crate::nat_box::NatBox;
 use crate::net::{self, Udp};
 use crate::reactor::{Reactor, Token};
 use crate::status::{self, ChannelStatus, NatStatus, PoolStatus, Status};
 use crate::web;
+use crate::zapping::align::Aligned;
+use crate::zapping::prejoin::Prejoin;
+use crate::zapping::Zapping;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,6 +46,8 @@ const WRITES_PER_PASS: usize = 64;
 /// Box settings the loop needs.
 pub struct PeerRun<'a> {
     pub root: SocketAddr,
+    /// Every root, for the channel directory (index = directory root index).
+    pub roots: &'a [SocketAddr],
     pub channel: &'a str,
     pub sink: Option<&'a SinkUri>,
     pub listen: SocketAddr,
@@ -60,10 +72,13 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         device: crate::drm_box::identity(&cfg.integrity),
         ..PeerConfig::default()
     };
-    let mut peer = Peer::new(pc, p.root, p.channel, started)
+    let mut peer = Peer::new(pc.clone(), p.root, p.channel, started)
         .map_err(|e| io::Error::other(format!("{e:?}")))?;
     // Output 0 is reserved for the decoder sink (with no sink configured it drains to nowhere).
-    let sink_out = peer.output_open();
+    let mut sink_out = peer.output_open();
+    let mut channel = p.channel.to_string();
+    let mut align = Aligned::default();
+    let mut sink_started = false;
     let mut reactor = Reactor::new(64)?;
     let mut udp = Udp::bind(p.listen)?;
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
@@ -72,7 +87,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
     // Hole punching: the host address goes to the root; punch openers need a per-datagram TTL.
     let private = crate::nat_box::local_toward(bound, p.root);
     let mut ttl = crate::nat_box::TtlSwitch::new(&udp.sock)?;
-    let mut sink = p.sink.map(|u| Sink::open(u, started));
+    let mut sink = BoxSink::open(cfg.viewer.dvb.as_ref(), p.sink, started);
     if let Some(s) = sink.as_mut() {
         s.register(&reactor, TOKEN_SINK);
     }
@@ -80,7 +95,10 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         Some(a) => Some(web::bind(a, &reactor, TOKEN_HTTP, p.http_viewers)?),
         None => None,
     };
-    let stream_path = format!("/stream/{}.ts", p.channel);
+    let mut stream_path = format!("/stream/{}.ts", p.channel);
+    let mut zap = Zapping::new(&cfg.viewer, p.roots, p.channel, &reactor, seed, started)?;
+    let v = &cfg.viewer;
+    let mut pre = Prejoin::new(v.prejoin, v.prejoin_kib, &pc, p.listen, seed);
     let mut viewers: Vec<(ConnId, OutputId)> = Vec::with_capacity(p.http_viewers);
     log::info!(
         "box joining {} at {} from udp {}{}",
@@ -99,7 +117,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
 
     let mut buf = vec![0u8; 64 * 1024];
     let mut tx = vec![0u8; MAX_DATAGRAM];
-    let mut json = vec![0u8; 16 * 1024];
+    let mut json = vec![0u8; 64 * 1024];
     let mut ready = Vec::with_capacity(64);
     let mut sink_wants_write = false;
     let mut now = started;
@@ -112,6 +130,8 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         }
         let mut deadline = earliest(peer.poll_timeout(), Some(now + MAX_SLEEP));
         deadline = earliest(deadline, nat.poll_timeout());
+        deadline = earliest(deadline, zap.poll_timeout());
+        deadline = earliest(deadline, pre.poll_timeout());
         if let Some(s) = &sink {
             deadline = earliest(deadline, s.next_wakeup());
         }
@@ -132,13 +152,15 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                         udp.recv_batch(&mut buf, |from, d| {
                             if kind(d) == Kind::Stun {
                                 nat.handle_stun(now, from, d);
-                            } else {
+                            } else if !zap.handle_datagram(now, from, d) {
                                 peer.handle_datagram(now, from, d);
                             }
                         });
                     }
                 }
                 TOKEN_SINK => {}
+                t if zap.owns(t) => zap.on_ready(now, &reactor, t),
+                t if pre.owns(t) => pre.on_readable(now, t, &mut buf),
                 t => {
                     if let Some(h) = http.as_mut().filter(|h| h.owns(t)) {
                         h.handle_ready(now, &reactor, *r);
@@ -149,17 +171,85 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         peer.handle_timeout(now);
         nat.handle_timeout(now);
         peer.set_nat(nat.code(), private);
-        udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
-            match nat.poll_transmit(now, buf) {
-                Some(t) => ttl.set(None).then_some(t),
-                None => {
-                    let t = peer.poll_transmit(now, buf)?;
-                    ttl.set(peer.transmit_ttl()).then_some(t)
+        zap.handle_timeout(now, &reactor);
+        pre.handle_timeout(now);
+        if zap.take_replan() {
+            pre.plan(now, &reactor, &mut tx, &zap.neighbours(), None)?;
+        }
+        while let Some(t) = zap.poll_zap(now) {
+            // Finish the packet the sink is in from the old channel, then switch.
+            if let Some(out) = sink_out {
+                let owed = align.owed();
+                align.stash(
+                    peer.output_peek(out)
+                        .map_or(&[][..], |b| &b[..owed.min(b.len())]),
+                );
+            }
+            zap.set_sink_start(align.written() + align.owed() as u64);
+            if let Some(h) = http.as_mut() {
+                for (conn, o) in viewers.drain(..) {
+                    h.close(&reactor, conn);
+                    peer.output_close(o);
                 }
             }
+            if let Some(o) = sink_out {
+                peer.output_close(o);
+            }
+            let spare = match pre.take(t.number) {
+                // Pre-joined: its socket and Peer become the active ones; the old pair goes
+                // to the pre-join pool (kept as a neighbour or made to leave).
+                Some(mut thin) => {
+                    zap.mark_prejoined();
+                    std::mem::swap(&mut udp, &mut thin.udp);
+                    udp.retoken(&reactor, TOKEN_UDP)?;
+                    ttl = crate::nat_box::TtlSwitch::new(&udp.sock)?;
+                    std::mem::swap(&mut peer, &mut thin.peer);
+                    peer.set_serving(
+                        now,
+                        pc.max_partners,
+                        pc.max_child_substreams,
+                        pc.upload_kbps,
+                    );
+                    thin.number = zap.previous().unwrap_or(0);
+                    Some(thin)
+                }
+                None => {
+                    peer.leave();
+                    udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
+                        peer.poll_transmit(now, buf)
+                    })?;
+                    let pc = PeerConfig {
+                        seed: seed ^ u64::from(t.number) << 32 ^ now.as_micros(),
+                        ..pc.clone()
+                    };
+                    peer = Peer::new(pc, t.root, &t.name, now)
+                        .map_err(|e| io::Error::other(format!("{e:?}")))?;
+                    None
+                }
+            };
+            pre.plan(now, &reactor, &mut tx, &zap.neighbours(), spare)?;
+            sink_out = peer.output_open();
+            stream_path = format!("/stream/{}.ts", t.name);
+            channel = t.name;
+            if sink.as_mut().is_some_and(BoxSink::flush) {
+                align.restart();
+            }
+            sink_started = false;
+        }
+        udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
+            if let Some(t) = nat
+                .poll_transmit(now, buf)
+                .or_else(|| zap.poll_transmit(now, buf))
+            {
+                return ttl.set(None).then_some(t);
+            }
+            let t = peer.poll_transmit(now, buf)?;
+            ttl.set(peer.transmit_ttl()).then_some(t)
         })?;
         ttl.set(None);
+        pre.drain(now, &reactor, &mut tx)?;
         if stopping {
+            zap.shutdown();
             return Ok(());
         }
         while let Some(e) = peer.poll_event() {
@@ -170,18 +260,25 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
             match sink.as_mut() {
                 Some(s) => {
                     s.service(now, &reactor);
-                    let mut full = false;
-                    for _ in 0..WRITES_PER_PASS {
+                    // The end of the old channel's last packet first (see zapping::align).
+                    let mut full = !align.drain(|b| s.write(now, &reactor, b));
+                    for _ in 0..if full { 0 } else { WRITES_PER_PASS } {
                         let Some(b) = peer.output_peek(out) else {
                             break;
                         };
-                        let n = s.write(now, b);
+                        let n = s.write(now, &reactor, b);
                         if n == 0 {
-                            full = s.is_open();
+                            full = true;
                             break;
                         }
+                        if !sink_started {
+                            sink_started = true;
+                            zap.first_bytes(clock::now(), b);
+                        }
+                        align.wrote(n);
                         peer.output_advance(out, n);
                     }
+                    let full = full && s.is_open();
                     if full != sink_wants_write {
                         s.want_write(&reactor, full);
                         sink_wants_write = full;
@@ -189,6 +286,10 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                 }
                 None => {
                     while let Some(b) = peer.output_peek(out) {
+                        if !sink_started {
+                            sink_started = true;
+                            zap.first_bytes(clock::now(), b);
+                        }
                         let n = b.len();
                         peer.output_advance(out, n);
                     }
@@ -203,8 +304,18 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                     peer.output_close(viewers.swap_remove(i).1);
                 }
             }
-            while let Some((conn, method, path, _q)) = h.poll_request() {
+            while let Some((conn, method, path, q)) = h.poll_request() {
                 let path = path.to_string();
+                if path == "/control" {
+                    let q = q.to_string();
+                    let (code, text) = match zap.http_control(now, &q) {
+                        Ok(r) => (200, r),
+                        Err(e) => (400, e),
+                    };
+                    let body = format!("{text}\n");
+                    h.respond(&reactor, conn, code, "text/plain", body.as_bytes());
+                    continue;
+                }
                 if path == stream_path {
                     match peer.output_open() {
                         Some(o) => {
@@ -215,7 +326,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                     }
                     continue;
                 }
-                let mut st = snapshot(&peer, sink_out, sink.as_ref(), p, cfg, started, now);
+                let mut st = snapshot(&peer, sink_out, sink.as_ref(), &channel, cfg, started, now);
                 st.nat = Some(nat_status(&nat));
                 if let Some(n) = st.nat.as_mut() {
                     n.paths = crate::nat_box::paths(&peer);
@@ -224,6 +335,10 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                         .filter(|p| p.up)
                         .map(|p| p.addr.to_string())
                         .collect();
+                }
+                st.zap = Some(zap.status());
+                if let Some(z) = st.zap.as_mut() {
+                    z.prejoin = pre.stats();
                 }
                 if !web::answer_status(h, &reactor, conn, method, &path, &st, &mut json) {
                     h.respond(&reactor, conn, 404, "text/plain", b"not found\n");
@@ -280,8 +395,8 @@ fn nat_status(nat: &NatBox) -> NatStatus {
 fn snapshot(
     peer: &Peer,
     sink_out: Option<OutputId>,
-    sink: Option<&Sink>,
-    p: &PeerRun<'_>,
+    sink: Option<&BoxSink>,
+    channel: &str,
     cfg: &Config,
     started: Instant,
     now: Instant,
@@ -308,7 +423,7 @@ fn snapshot(
             used: pool.used() as u64,
         },
         channels: vec![ChannelStatus {
-            name: p.channel.to_string(),
+            name: channel.to_string(),
             state,
             bitrate_kbps: st.bitrate_kbps,
             chunks_in: st.chunks_in,
@@ -340,5 +455,6 @@ fn snapshot(
         upload_kbps: cfg.upload_kbps,
         board: cfg.board.clone().unwrap_or_default(),
         nat: None,
+        zap: None,
     }
 }

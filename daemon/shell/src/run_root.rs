@@ -18,6 +18,7 @@ use tvmesh_core::chunk::CHUNK_MAX;
 use tvmesh_core::root::{ChannelSpec, Root, RootConfig, RootEvent};
 use tvmesh_core::time::{earliest, Instant};
 use tvmesh_core::wire::MAX_DATAGRAM;
+use tvmesh_core::zap::publish;
 
 const TOKEN_UDP: Token = 0;
 /// Extra RFC 5780 STUN sockets: 1..=3.
@@ -79,6 +80,7 @@ pub fn run(
         alt_ip: cfg.nat.stun_alt_ip,
     };
     let mut stun = StunService::open(stun_addrs, &reactor, TOKEN_STUN, started)?;
+    let mut dirs = crate::zapping::dir_server(channels)?;
     let mut sources: Vec<Source> = channels
         .iter()
         .map(|c| Source::open(&c.source, started))
@@ -115,6 +117,7 @@ pub fn run(
         }
         // Sleep until something is ready or the earliest deadline.
         let mut deadline = earliest(root.poll_timeout(), Some(now + MAX_SLEEP));
+        deadline = earliest(deadline, dirs.poll_timeout());
         for s in &sources {
             deadline = earliest(deadline, s.next_wakeup());
         }
@@ -133,7 +136,9 @@ pub fn run(
                 TOKEN_UDP => {
                     if r.readable {
                         udp.recv_batch(&mut buf, |from, d| {
-                            if !stun.handle_primary(now, from, d, &udp.sock) {
+                            if publish::is_request(d) {
+                                dirs.handle_request(now, from, d);
+                            } else if !stun.handle_primary(now, from, d, &udp.sock) {
                                 root.handle_datagram(now, from, d)
                             }
                         });
@@ -157,7 +162,10 @@ pub fn run(
         }
         root.handle_timeout(now);
         // Transmit until the core has nothing or the socket is full.
-        udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| root.poll_transmit(buf))?;
+        udp.drain(&reactor, TOKEN_UDP, &mut tx, |buf| {
+            dirs.poll_transmit(now, buf)
+                .or_else(|| root.poll_transmit(buf))
+        })?;
         while let Some(e) = root.poll_event() {
             log_event(&e, channels);
         }
@@ -253,6 +261,7 @@ fn snapshot(
         upload_kbps: cfg.upload_kbps,
         board: cfg.board.clone().unwrap_or_default(),
         nat: None,
+        zap: None,
     }
 }
 

@@ -106,6 +106,9 @@ pub struct Status {
     /// Box: what it learnt about its NAT (absent on the root).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nat: Option<NatStatus>,
+    /// Box: zapping, the current channel and the channel directory (absent on the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zap: Option<crate::zapping::ZapStatus>,
 }
 
 /// The box's NAT as `status.json` shows it: `{"type": ..., "public_addr": "ip:port" | null, ...}`.

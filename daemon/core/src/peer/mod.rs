@@ -345,6 +345,27 @@ impl Peer {
         self.events.pop()
     }
 
+    /// Changes how much this box serves, for a membership that changes role (a pre-joined
+    /// neighbour channel promoted to the one on screen, or the reverse): from now on it keeps up
+    /// to `max_partners` partners and serves children at `upload_kbps` (0: no cap) up to
+    /// `max_child_substreams`. Children and partners over the new limits are shed by the
+    /// scheduler as usual. The pool keeps its size; the partner table's room is reserved here.
+    pub fn set_serving(
+        &mut self,
+        now: Instant,
+        max_partners: usize,
+        max_child_substreams: u32,
+        upload_kbps: u32,
+    ) {
+        self.cfg.max_partners = max_partners;
+        self.cfg.max_child_substreams = max_child_substreams;
+        self.cfg.upload_kbps = upload_kbps;
+        self.ledbat = Ledbat::new(u64::from(upload_kbps) * 1000, now);
+        self.budget.set_rate(self.ledbat.rate_bps());
+        let room = (max_partners + 1).saturating_sub(self.partners.len());
+        self.partners.reserve(room);
+    }
+
     /// Sends LEAVE to the root and partners on the next `poll_transmit` calls (shutdown).
     pub fn leave(&mut self) {
         self.leaving = true;

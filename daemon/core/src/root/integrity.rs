@@ -186,7 +186,10 @@ impl Root {
             return;
         };
         let (mut seq, live) = (c.start_seq(), c.chunker.next_seq());
-        let _ = self.integrity.answers.push((addr, Answer::Key { channel: ch }));
+        let _ = self
+            .integrity
+            .answers
+            .push((addr, Answer::Key { channel: ch }));
         for _ in 0..WELCOME_MANIFESTS {
             let Some(slot) = sig.store.find(seq).filter(|_| seq < live) else {
                 break;

@@ -204,6 +204,23 @@ impl Message<'_> {
                 w.u64(base)?;
                 bitmap(&mut w, map)?;
             }
+            Message::DirRequest { nonce, page } => {
+                header(&mut w, DIR_REQ, 0)?;
+                w.u32(nonce)?;
+                w.u8(page)?;
+            }
+            Message::Directory {
+                nonce,
+                page,
+                pages,
+                body,
+            } => {
+                header(&mut w, DIRECTORY, 0)?;
+                w.u32(nonce)?;
+                w.u8(page)?;
+                w.u8(pages)?;
+                w.bytes(body)?;
+            }
             Message::Unknown { kind } => header(&mut w, kind, 0)?,
             ref m => drm::emit(m, &mut w).unwrap_or(Err(WireError::Length))?,
         }

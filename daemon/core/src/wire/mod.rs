@@ -21,6 +21,8 @@
 //! | 0x11 | REQUEST   | box → any   | token u32, base u64, map_len u8, map |
 //! | 0x30–0x33 | MANIFEST, MANIFEST_REQ, KEY_REQ, CHANNEL_KEY | see `drm.rs` | chunk integrity |
 //! | 0x34–0x35 | LICENCE_REQ, LICENCE | see `drm.rs` | DRM licences |
+//! | 0x40 | DIR_REQ   | box → root  | nonce u32, page u8 |
+//! | 0x41 | DIRECTORY | root → box  | nonce u32, page u8, pages u8, body (a directory body, [`crate::zap::Directory`]) |
 //!
 //! Bitmaps (MAP, REQUEST): bit i of byte i/8, LSB first, names sequence number base+i. A token
 //! names a relationship: the root's session token, or between boxes the nonce of the HELLO that
@@ -252,6 +254,19 @@ pub enum Message<'a> {
         channel: u16,
         body: &'a [u8],
     },
+    /// Asks a root for its channel directory (the header's channel is 0).
+    DirRequest {
+        nonce: u32,
+        page: u8,
+    },
+    /// Page `page` of `pages` of a root's channel directory; each page's `body` is a complete
+    /// directory body ([`crate::zap::fetch`] joins the pages).
+    Directory {
+        nonce: u32,
+        page: u8,
+        pages: u8,
+        body: &'a [u8],
+    },
     Unknown {
         kind: u8,
     },
@@ -272,6 +287,8 @@ const SUBSCRIBE: u8 = 0x0A;
 const SUB_ACK: u8 = 0x0B;
 const CHUNK: u8 = 0x10;
 const REQUEST: u8 = 0x11;
+const DIR_REQ: u8 = 0x40;
+const DIRECTORY: u8 = 0x41;
 
 /// Whether a datagram looks like tvmesh (for demultiplexing a shared port).
 pub fn is_tvmesh(datagram: &[u8]) -> bool {

@@ -176,6 +176,16 @@ impl<'a> Message<'a> {
                     map: bitmap(&mut r)?,
                 }
             }
+            DIR_REQ => Message::DirRequest {
+                nonce: r.u32()?,
+                page: r.u8()?,
+            },
+            DIRECTORY => Message::Directory {
+                nonce: r.u32()?,
+                page: r.u8()?,
+                pages: r.u8()?,
+                body: r.rest(),
+            },
             kind => match drm::parse(kind, channel, &mut r) {
                 Some(m) => return m,
                 None => return Ok(Message::Unknown { kind }),

@@ -106,6 +106,47 @@ fn config_file_and_board_precedence() {
 }
 
 #[test]
+fn channel_numbers_and_descriptions() {
+    let c = run("root --listen 127.0.0.1:7000 --channel name=a,source=file:/a.ts,number=7,desc=News_at_7 --channel name=b,source=file:/b.ts --channel name=c,source=file:/c.ts,number=2").unwrap();
+    let Role::Root { channels, .. } = c.role else {
+        panic!()
+    };
+    let got: Vec<(u16, &str)> = channels
+        .iter()
+        .map(|c| (c.number, c.description.as_str()))
+        .collect();
+    assert_eq!(got, [(7, "News_at_7"), (8, ""), (2, "")]);
+    for (spec, why) in [
+        ("number=0", "not 1-9999"),
+        ("number=10000", "not 1-9999"),
+        ("number=x", "not 1-9999"),
+    ] {
+        let e = run(&format!(
+            "root --listen 127.0.0.1:7000 --channel name=a,source=file:/a.ts,{spec}"
+        ))
+        .unwrap_err();
+        assert_eq!(e.field, "channel");
+        assert!(e.why.contains(why), "{e}");
+    }
+    let e = run("root --listen 127.0.0.1:7000 --channel name=a,source=file:/a.ts,number=3 --channel name=b,source=file:/b.ts,number=3").unwrap_err();
+    assert!(e.why.contains("number 3 is used twice"), "{e}");
+}
+
+#[test]
+fn peer_roots_repeat() {
+    let c = run(
+        "peer --root 127.0.0.1:7000 --root 127.0.0.1:7001 --root 127.0.0.1:7000 --channel news",
+    )
+    .unwrap();
+    let Role::Peer { root, roots, .. } = c.role else {
+        panic!()
+    };
+    assert_eq!(root.to_string(), "127.0.0.1:7000");
+    let roots: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
+    assert_eq!(roots, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+}
+
+#[test]
 fn help_documents_every_key() {
     for k in KEYS
         .iter()

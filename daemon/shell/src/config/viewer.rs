@@ -13,6 +13,8 @@
 //! | `dvb` | `adapter=N,demux=N,dvr=N` (each 0–255, missing parts 0) | none |
 //! | `dvb_setup` | `mainline` (DMX_IN_DVR) or `enigma2` (DMX_SET_SOURCE) | mainline |
 //! | `led` | an LED name under /sys/class/leds | none |
+//! | `prejoin` | `yes`/`no`: thin memberships in channel +1, −1 and previous (fast zaps) | yes |
+//! | `prejoin_kib` | pool per thin membership, KiB (64–16384); 3 memberships at most | 1024 |
 //!
 //! Invariant: every value is checked here; an error names the key and the value.
 
@@ -35,6 +37,10 @@ pub struct ViewerConfig {
     pub zap_entry: Duration,
     pub dvb: Option<DvbConfig>,
     pub led: Option<String>,
+    /// Thin memberships in the neighbour channels (see `crate::zapping::prejoin`).
+    pub prejoin: bool,
+    /// Pool of each thin membership, KiB.
+    pub prejoin_kib: usize,
 }
 
 /// The keys this file reads.
@@ -49,6 +55,8 @@ pub(super) const KEYS: &[&str] = &[
     "dvb",
     "dvb_setup",
     "led",
+    "prejoin",
+    "prejoin_kib",
 ];
 
 fn path(s: &Setting) -> Result<PathBuf, ConfigError> {
@@ -96,14 +104,12 @@ pub(super) fn viewer(all: &[Setting]) -> Result<ViewerConfig, ConfigError> {
             spec => Some(spec),
         },
     };
-    let remote_grab = match last(all, "remote_grab") {
-        None => true,
-        Some(s) => match s.value.as_str() {
-            "yes" | "true" | "1" => true,
-            "no" | "false" | "0" => false,
-            _ => return Err(err(s, "expected yes or no")),
-        },
-    };
+    let remote_grab = yes_no(all, "remote_grab")?.unwrap_or(true);
+    let prejoin = yes_no(all, "prejoin")?.unwrap_or(true);
+    let prejoin_kib: usize = last(all, "prejoin_kib")
+        .map(|s| num(s, 64, 16_384))
+        .transpose()?
+        .unwrap_or(1024);
     let remote_layout = match last(all, "remote_layout") {
         None => Layout::native(),
         Some(s) => Layout::from_name(&s.value)
@@ -157,7 +163,20 @@ pub(super) fn viewer(all: &[Setting]) -> Result<ViewerConfig, ConfigError> {
         zap_entry: Duration::from_millis(zap_entry_ms),
         dvb,
         led,
+        prejoin,
+        prejoin_kib,
     })
+}
+
+fn yes_no(all: &[Setting], key: &str) -> Result<Option<bool>, ConfigError> {
+    match last(all, key) {
+        None => Ok(None),
+        Some(s) => match s.value.as_str() {
+            "yes" | "true" | "1" => Ok(Some(true)),
+            "no" | "false" | "0" => Ok(Some(false)),
+            _ => Err(err(s, "expected yes or no")),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +193,14 @@ mod tests {
         assert_eq!(v.remote_layout, Layout::native());
         assert_eq!(v.keymap, Keymap::default());
         assert_eq!(v.zap_entry, Duration::from_secs(2));
+        assert_eq!((v.prejoin, v.prejoin_kib), (true, 1024));
+        let c =
+            run("peer --root 127.0.0.1:7000 --channel news --prejoin no --prejoin-kib 64").unwrap();
+        assert_eq!((c.viewer.prejoin, c.viewer.prejoin_kib), (false, 64));
+        let e = run("peer --root 127.0.0.1:7000 --channel news --prejoin-kib 63").unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("prejoin_kib", "63"));
+        let e = run("peer --root 127.0.0.1:7000 --channel news --prejoin maybe").unwrap_err();
+        assert_eq!(e.field, "prejoin");
         assert_eq!(
             (v.dvb, v.led, v.lircd, v.control_socket),
             (None, None, None, None)

@@ -27,13 +27,12 @@
 //! [`Reactor`]: crate::reactor::Reactor
 
 #[cfg(feature = "amstream")]
-#[allow(dead_code)] // issue 7 building blocks; the lead wires them into run_peer
 pub mod amstream;
-#[allow(dead_code)] // issue 7 building blocks; the lead wires them into run_peer
+pub mod box_sink;
+#[allow(dead_code)] // stats/streams/decoder accessors: for a decoder status block and tests
 pub mod decoder;
-#[allow(dead_code)] // issue 7 building blocks; the lead wires them into run_peer
+#[allow(dead_code)] // Dvb::ops: tests
 pub mod dvb;
-#[allow(dead_code)] // issue 7 building blocks; the lead wires them into run_peer
 pub mod led;
 pub(crate) mod reopen;
 pub mod sink;
