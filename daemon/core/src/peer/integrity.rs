@@ -140,7 +140,15 @@ impl BoxIntegrity {
         key: Option<[u8; 32]>,
         pending: usize,
         meters: usize,
+        enabled: bool,
     ) -> Self {
+        // Checking off (simulations): keep the fixed state minimal; a simulated swarm of 100,000
+        // boxes cannot carry 200 KB of unused hold buffers each.
+        let (pending, stores) = if enabled {
+            (pending, (STORE_MANIFESTS, EARLY_MANIFESTS))
+        } else {
+            (1, (1, 1))
+        };
         let tag = crate::drm::channel_tag(channel);
         let empty = Held {
             used: false,
@@ -161,8 +169,8 @@ impl BoxIntegrity {
             tag,
             pinned: None,
             verifier: None,
-            store: ManifestStore::new(STORE_MANIFESTS),
-            early: ManifestStore::new(EARLY_MANIFESTS),
+            store: ManifestStore::new(stores.0),
+            early: ManifestStore::new(stores.1),
             held: vec![empty; pending.max(1)],
             bans: [(None, Instant::ZERO); BANS],
             meters: vec![(None, Instant::ZERO, 0); meters.max(1)],

@@ -210,6 +210,7 @@ impl Peer {
             cfg.channel_key,
             cfg.pending_chunks,
             2 * cfg.max_partners + 2,
+            cfg.verify,
         );
         Ok(Peer {
             integrity,
