@@ -121,6 +121,7 @@ pub fn root_integrity_status(root: &Root, i: usize) -> Option<IntegrityStatus> {
     Some(IntegrityStatus {
         key: to_hex(&key),
         manifests,
+        manifest_misses: root.manifest_misses(),
         requests_refused: refused,
         ..IntegrityStatus::default()
     })
@@ -135,7 +136,12 @@ pub fn integrity_status(peer: &Peer) -> IntegrityStatus {
         valid: s.valid,
         forged: s.forged,
         held_dropped: s.held_dropped,
+        held_expired: s.held_expired,
+        held_passed: s.held_passed,
+        held_overflow: s.held_overflow,
+        manifest_reqs: s.manifest_reqs,
         bans: s.bans,
         requests_refused: s.requests_refused,
+        manifest_misses: 0,
     }
 }

@@ -84,6 +84,13 @@ pub struct IntegrityStatus {
     pub valid: u64,
     pub forged: u64,
     pub held_dropped: u64,
+    /// Box: `held_dropped` by reason (expired, play head passed, area full), MANIFEST_REQs sent.
+    pub held_expired: u64,
+    pub held_passed: u64,
+    pub held_overflow: u64,
+    pub manifest_reqs: u64,
+    /// Root: MANIFEST_REQs for a segment no longer (or not yet) in its store.
+    pub manifest_misses: u64,
     pub bans: u64,
     pub requests_refused: u64,
 }

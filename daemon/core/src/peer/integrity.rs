@@ -78,6 +78,14 @@ pub struct IntegrityStats {
     pub held: u64,
     /// Held chunks dropped (no manifest in time, or the area was full).
     pub held_dropped: u64,
+    /// … of which: no manifest within `pending_hold`.
+    pub held_expired: u64,
+    /// … of which: the play head passed them first.
+    pub held_passed: u64,
+    /// … of which: pushed out of a full pending area.
+    pub held_overflow: u64,
+    /// MANIFEST_REQs sent (to partners and the root).
+    pub manifest_reqs: u64,
     /// Manifests accepted (signature checked).
     pub manifests: u64,
     /// Manifests rejected (bad signature, wrong channel, malformed).
@@ -246,6 +254,7 @@ impl BoxIntegrity {
             Some(i) => i,
             None => {
                 self.stats.held_dropped += 1;
+                self.stats.held_overflow += 1;
                 (0..self.held.len())
                     .min_by_key(|&i| self.held[i].since)
                     .unwrap_or(0)
@@ -517,8 +526,14 @@ impl Peer {
             }
             let age = now.saturating_since(h.since);
             if age >= self.cfg.pending_hold || h.info.seq < self.play {
+                let st = &mut self.integrity.stats;
+                if h.info.seq < self.play {
+                    st.held_passed += 1;
+                } else {
+                    st.held_expired += 1;
+                }
                 self.integrity.held[i].used = false;
-                self.integrity.stats.held_dropped += 1;
+                st.held_dropped += 1;
             } else if fetching
                 && h.asked < 2
                 && age >= FETCH_AFTER * u32::from(h.asked + 1)
@@ -541,6 +556,7 @@ impl Peer {
             self.integrity.held[i].asked += 1;
             self.integrity.ask_gate = now + ASK_GAP;
             if let Some(token) = token {
+                self.integrity.stats.manifest_reqs += 1;
                 self.integrity
                     .out
                     .push((from, Out::ManifestReq { token, seq }));

@@ -25,8 +25,14 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use ed25519_compact::{KeyPair, Seed};
 
-/// Manifests kept per channel for MANIFEST_REQ (at 100 ms segments: 1.6 s of stream).
+/// Least manifests kept per channel for MANIFEST_REQ.
 pub const STORE_MANIFESTS: usize = 16;
+/// Stream time the manifest store covers, ms. It must reach back as far as the chunks the root
+/// still sends: a box that joins is fed from the latest key frame, and a relayed box's catch-up
+/// backlog waits for the relay budget (`relay.rs`), so chunks seconds old arrive whose manifests
+/// the box never got (they were fanned out before it subscribed); it asks for them, and a store
+/// of only the last 1.6 s missed, so those chunks were held until they expired and lost.
+pub const STORE_MS: u32 = 10_000;
 /// KEY_REQ and MANIFEST_REQ answers per second, over all channels.
 pub const ANSWERS_PER_S: u32 = 400;
 /// Answers waiting to be sent; more are dropped (boxes ask again).
@@ -63,6 +69,15 @@ pub(super) struct RootIntegrity {
     pub(super) manifests_out: u64,
     /// Requests refused by the answer budget.
     pub(super) answers_dropped: u64,
+    /// MANIFEST_REQs naming a chunk no stored manifest covers.
+    misses: u64,
+}
+
+/// Manifest store slots for segments of `segment_ms`: [`STORE_MS`] of them, at least
+/// [`STORE_MANIFESTS`] and at most 1000 (100 at the default 100 ms, 1000 at the 10 ms the config
+/// allows; each slot holds up to ~1.1 kB).
+pub fn store_slots(segment_ms: u32) -> usize {
+    (STORE_MS.div_ceil(segment_ms.max(10)) as usize).max(STORE_MANIFESTS)
 }
 
 impl RootIntegrity {
@@ -79,7 +94,7 @@ impl RootIntegrity {
                 ChannelSigning {
                     signer: Signer::new(kp.sk, crate::drm::channel_tag(name), cfg.segment_ms),
                     public,
-                    store: ManifestStore::new(STORE_MANIFESTS),
+                    store: ManifestStore::new(store_slots(cfg.segment_ms)),
                     next_seq: cfg.first_seq,
                     fanout: None,
                     queued: Ring::new(STORE_MANIFESTS / 2),
@@ -92,6 +107,7 @@ impl RootIntegrity {
             window: (now, 0),
             manifests_out: 0,
             answers_dropped: 0,
+            misses: 0,
         }
     }
 
@@ -137,6 +153,11 @@ impl Root {
     /// Manifests sent (to seeds and as answers) and integrity requests refused by the budget.
     pub fn integrity_counters(&self) -> (u64, u64) {
         (self.integrity.manifests_out, self.integrity.answers_dropped)
+    }
+
+    /// MANIFEST_REQs for chunks no stored manifest covers.
+    pub fn manifest_misses(&self) -> u64 {
+        self.integrity.misses
     }
 
     /// Hashes chunks of `channel` made since the last call into its signer (after scrambling
@@ -226,6 +247,7 @@ impl Root {
             None => Answer::Key { channel },
             Some(seq) => {
                 let Some(slot) = self.integrity.channels[channel].store.find(seq) else {
+                    self.integrity.misses += 1;
                     self.stats.ignored += 1;
                     return;
                 };
