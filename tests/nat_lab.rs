@@ -53,6 +53,9 @@ fn start_box(b: &str, extra: &[&str]) -> Proc {
     let listen = format!("0.0.0.0:{BOX_PORT}");
     let c = ns_cmd(b, BIN)
         .args(["peer", "--root", ROOT, "--channel", &format!("lab-{b}")])
+        // One socket per box: neighbour pre-join (thin memberships on sockets of their own)
+        // would add NAT mappings this lab does not model.
+        .args(["--prejoin", "no"])
         .args(["--listen", &listen])
         .args(["--http", BOX_HTTP])
         .args(extra)

@@ -43,7 +43,15 @@ fn status(b: &str, http: &str) -> Option<serde_json::Value> {
 fn spawn(bin: &str, root: &str, channel: &str, b: &str, port: u16, http: &str, log: &str) -> Proc {
     let log = std::fs::File::create(log).expect("box log file");
     let c = ns_cmd(b, bin)
-        .args(["peer", "--root", root, "--channel", channel])
+        .args([
+            "peer",
+            "--root",
+            root,
+            "--channel",
+            channel,
+            "--prejoin",
+            "no",
+        ])
         .args(["--listen", &format!("0.0.0.0:{port}"), "--http", http])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

@@ -459,7 +459,11 @@ impl Peer {
             }
             let new = match self.best_parent(now, s) {
                 Some(i) => Parent::Partner(self.partners[i].token),
-                None if self.root_refused_until[s] <= now => Parent::Root,
+                // A thin membership (neighbour pre-join: serves no children) never takes one of
+                // the root's few seed places from a box that would pass the stream on.
+                None if self.root_refused_until[s] <= now && self.cfg.max_child_substreams > 0 => {
+                    Parent::Root
+                }
                 None => Parent::None,
             };
             if new != self.parents[s] {
