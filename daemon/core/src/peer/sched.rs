@@ -23,7 +23,7 @@ const NEARER_BY_MS: u32 = 400;
 /// Least time between two changes of one substream's parent.
 const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
-const CATCH_UP_PUSH: u64 = 192;
+const CATCH_UP_PUSH: u64 = 48;
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
 /// whose members filled their tables with each other; the tick prunes back to the limit.
 const INBOUND_SLACK: usize = 2;
