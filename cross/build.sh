@@ -2,7 +2,9 @@
 # Builds static release binaries of tvmeshd for the given Rust targets (default: all five) and
 # prints a size table: stripped static binary per target, in KiB, with the build time.
 # Usage: cross/build.sh [TARGET...]
-# Env:   CROSS_BUDGET_KIB (default 600): fail if a box target's binary is larger (0 = don't check).
+# Env:   CROSS_BUDGET_KIB (default 600): flag a box target's binary that is larger (0 = don't check);
+#        CROSS_STRICT=1: fail on it (issue 3: an over-budget target is reported with where the
+#        bytes go, docs/CROSS.md).
 #        CROSS_PREBUILT_STD=1, CROSS_STD_FEATURES: how std is built (cross/targets.sh).
 #        CARGO (default cargo), CARGO_TARGET_DIR (default target).
 set -eu
@@ -33,4 +35,8 @@ done
 table=$(printf '%-34s %8s %10s\n' target KiB "build s"; printf '%s\n' "${rows[@]}")
 mkdir -p "$TDIR/cross"
 echo "$table" | tee "$TDIR/cross/sizes.txt"
-[ -z "$over" ] || { echo "cross: a box binary is over the ${BUDGET} KiB budget (docs/CROSS.md: where the bytes go)" >&2; exit 1; }
+if [ -n "$over" ]; then
+    echo "cross: a box binary is over the ${BUDGET} KiB budget (docs/CROSS.md: where the bytes go)" >&2
+    if [ "${CROSS_STRICT:-0}" = 1 ]; then exit 1; fi
+fi
+exit 0
