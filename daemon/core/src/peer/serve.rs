@@ -61,18 +61,7 @@ impl Peer {
         else {
             return false;
         };
-        let p = &mut self.partners[j];
-        let mask = p.down.mask & !bit;
-        p.down.subscribe(mask, 0);
-        let (addr, token) = (p.addr, p.token);
-        self.ctrl.push((
-            addr,
-            Ctrl::SubAck {
-                token,
-                accepted: mask,
-                refused: bit,
-            },
-        ));
+        self.stop_feeding(j, bit);
         true
     }
 
@@ -116,12 +105,18 @@ impl Peer {
         else {
             return;
         };
-        let p = &mut self.partners[i];
+        let m = self.partners[i].down.mask;
         let top = (0..SUBSTREAMS)
             .rev()
-            .find(|s| p.down.mask & (1 << s) != 0)
+            .find(|s| m & (1 << s) != 0)
             .unwrap_or(0);
-        let mask = p.down.mask & !(1 << top);
+        self.stop_feeding(i, 1 << top);
+    }
+
+    /// Stops pushing the substreams in `bits` to partner `j` and tells it (SUB_ACK refusing them).
+    fn stop_feeding(&mut self, j: usize, bits: u8) {
+        let p = &mut self.partners[j];
+        let mask = p.down.mask & !bits;
         p.down.subscribe(mask, 0);
         let (addr, token) = (p.addr, p.token);
         self.ctrl.push((
@@ -129,7 +124,7 @@ impl Peer {
             Ctrl::SubAck {
                 token,
                 accepted: mask,
-                refused: 1 << top,
+                refused: bits,
             },
         ));
     }
