@@ -32,9 +32,12 @@ test: deps lint test-rust cross-test qemu-test
 
 test-rust:
 	$(CARGO) test --workspace --release
+	# The Amlogic decoder sink is behind a cargo feature: its unit tests (fake device) and config.
+	$(CARGO) test --release -p tvmeshd --features amstream --bins
 
 lint:
 	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+	$(CARGO) clippy -p tvmeshd --all-targets --release --features amstream -- -D warnings
 	$(CARGO) fmt --all --check 2>/dev/null || echo "note: rustfmt differences (not enforced)"
 
 bench: deps build

@@ -76,7 +76,8 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --control-socket PATH  peer: Unix socket taking zap N|NAME, up, down, prev, status
   --zap-entry-ms N     peer: digit entry timeout (default 2000)
   --dvb SPEC           peer: Linux DVB decoder adapter=N,demux=N,dvr=N (instead of --sink), with
-                       --dvb-setup mainline|enigma2
+                       --dvb-setup mainline|enigma2; --amstream yes: the Amlogic decoder
+                       (/dev/amstream_mpts; builds with the cargo feature amstream)
   --led NAME           peer: status LED under /sys/class/leds
   --prejoin yes|no     peer: thin memberships in channel +1, -1 and previous for fast zaps
                        (default yes; boxes with 64 MiB: no), each with --prejoin-kib N of pool

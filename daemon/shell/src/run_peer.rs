@@ -87,7 +87,12 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
     // Hole punching: the host address goes to the root; punch openers need a per-datagram TTL.
     let private = crate::nat_box::local_toward(bound, p.root);
     let mut ttl = crate::nat_box::TtlSwitch::new(&udp.sock)?;
-    let mut sink = BoxSink::open(cfg.viewer.dvb.as_ref(), p.sink, started);
+    let mut sink = BoxSink::open(
+        cfg.viewer.dvb.as_ref(),
+        cfg.viewer.amstream,
+        p.sink,
+        started,
+    );
     if let Some(s) = sink.as_mut() {
         s.register(&reactor, TOKEN_SINK);
     }

@@ -37,6 +37,8 @@ pub struct ViewerConfig {
     pub zap_entry: Duration,
     pub dvb: Option<DvbConfig>,
     pub led: Option<String>,
+    /// Write to the Amlogic amstream decoder (`/dev/amstream_mpts`, cargo feature `amstream`).
+    pub amstream: bool,
     /// Thin memberships in the neighbour channels (see `crate::zapping::prejoin`).
     pub prejoin: bool,
     /// Pool of each thin membership, KiB.
@@ -55,6 +57,7 @@ pub(super) const KEYS: &[&str] = &[
     "dvb",
     "dvb_setup",
     "led",
+    "amstream",
     "prejoin",
     "prejoin_kib",
 ];
@@ -139,6 +142,13 @@ pub(super) fn viewer(all: &[Setting]) -> Result<ViewerConfig, ConfigError> {
         },
     };
     let dvb = last(all, "dvb").map(|s| dvb(s, setup)).transpose()?;
+    let amstream = yes_no(all, "amstream")?.unwrap_or(false);
+    if let Some(s) = last(all, "amstream").filter(|_| amstream && !cfg!(feature = "amstream")) {
+        return Err(err(
+            s,
+            "this tvmeshd was built without the amstream feature (cargo --features amstream)",
+        ));
+    }
     let led = match last(all, "led") {
         None => None,
         Some(s) if s.value == "none" => None,
@@ -163,6 +173,7 @@ pub(super) fn viewer(all: &[Setting]) -> Result<ViewerConfig, ConfigError> {
         zap_entry: Duration::from_millis(zap_entry_ms),
         dvb,
         led,
+        amstream,
         prejoin,
         prejoin_kib,
     })
@@ -183,6 +194,19 @@ fn yes_no(all: &[Setting], key: &str) -> Result<Option<bool>, ConfigError> {
 mod tests {
     use super::super::tests::run;
     use super::*;
+
+    #[test]
+    fn amstream_is_off_by_default_and_needs_the_feature() {
+        let c = run("peer --root 127.0.0.1:7000 --channel news").unwrap();
+        assert!(!c.viewer.amstream);
+        let r = run("peer --root 127.0.0.1:7000 --channel news --amstream yes");
+        if cfg!(feature = "amstream") {
+            assert!(r.unwrap().viewer.amstream);
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!((e.field.as_str(), e.value.as_str()), ("amstream", "yes"));
+        }
+    }
 
     #[test]
     fn defaults_and_board_remote_path() {

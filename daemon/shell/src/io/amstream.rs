@@ -106,6 +106,7 @@ impl<O: AmOps> Amstream<O> {
     }
 
     /// The ioctl layer (tests inspect a fake through it).
+    #[cfg(test)]
     pub fn ops(&self) -> &O {
         &self.ops
     }

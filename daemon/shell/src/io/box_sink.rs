@@ -10,6 +10,8 @@
 //! Invariant: the same contract as [`Sink`] — `write` never blocks, never panics, returns at
 //! most the bytes given, 0 for "not now".
 
+#[cfg(feature = "amstream")]
+use super::amstream::{open_amstream, Amstream, LinuxAm};
 use super::decoder::DecoderSink;
 use super::dvb::{open_dvb, Dvb, DvbConfig, LinuxDmx};
 use super::sink::Sink;
@@ -23,11 +25,37 @@ pub enum BoxSink {
     Plain(Sink),
     /// A Linux DVB demux + dvr, programmed from the stream's PAT/PMT.
     Dvb(Box<DecoderSink<Dvb<LinuxDmx>>>),
+    /// The Amlogic amstream decoder, programmed from the stream's PAT/PMT.
+    #[cfg(feature = "amstream")]
+    Am(Box<DecoderSink<Amstream<LinuxAm>>>),
+}
+
+/// Calls `$f` on whichever decoder sink `$self` is (every variant has the same methods).
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            BoxSink::Plain($s) => $e,
+            BoxSink::Dvb($s) => $e,
+            #[cfg(feature = "amstream")]
+            BoxSink::Am($s) => $e,
+        }
+    };
 }
 
 impl BoxSink {
     /// The configured output: the DVB decoder if `dvb` is set, else the `--sink` URI, else none.
-    pub fn open(dvb: Option<&DvbConfig>, uri: Option<&SinkUri>, now: Instant) -> Option<BoxSink> {
+    pub fn open(
+        dvb: Option<&DvbConfig>,
+        amstream: bool,
+        uri: Option<&SinkUri>,
+        now: Instant,
+    ) -> Option<BoxSink> {
+        #[cfg(feature = "amstream")]
+        if amstream {
+            return Some(BoxSink::Am(Box::new(open_amstream(now))));
+        }
+        // Config refuses `amstream = yes` in a build without the feature (config/viewer.rs).
+        let _ = amstream;
         match (dvb, uri) {
             (Some(d), u) => {
                 if u.is_some() {
@@ -42,18 +70,12 @@ impl BoxSink {
 
     /// Registers the output under `token` (write interest only while wanted).
     pub fn register(&mut self, reactor: &Reactor, token: Token) {
-        match self {
-            BoxSink::Plain(s) => s.register(reactor, token),
-            BoxSink::Dvb(d) => d.register(reactor, token),
-        }
+        each!(self, s => s.register(reactor, token))
     }
 
     /// Asks for (or stops asking for) writability.
     pub fn want_write(&mut self, reactor: &Reactor, on: bool) {
-        match self {
-            BoxSink::Plain(s) => s.want_write(reactor, on),
-            BoxSink::Dvb(d) => d.want_write(reactor, on),
-        }
+        each!(self, s => s.want_write(reactor, on))
     }
 
     /// Writes what the output takes now.
@@ -61,31 +83,24 @@ impl BoxSink {
         match self {
             BoxSink::Plain(s) => s.write(now, bytes),
             BoxSink::Dvb(d) => d.write(now, reactor, bytes),
+            #[cfg(feature = "amstream")]
+            BoxSink::Am(d) => d.write(now, reactor, bytes),
         }
     }
 
     /// When `service` should run.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        match self {
-            BoxSink::Plain(s) => s.next_wakeup(),
-            BoxSink::Dvb(d) => d.next_wakeup(),
-        }
+        each!(self, s => s.next_wakeup())
     }
 
     /// Whether the output is open.
     pub fn is_open(&self) -> bool {
-        match self {
-            BoxSink::Plain(s) => s.is_open(),
-            BoxSink::Dvb(d) => d.is_open(),
-        }
+        each!(self, s => s.is_open())
     }
 
     /// Reopens, reaps, retries when due.
     pub fn service(&mut self, now: Instant, reactor: &Reactor) {
-        match self {
-            BoxSink::Plain(s) => s.service(now, reactor),
-            BoxSink::Dvb(d) => d.service(now, reactor),
-        }
+        each!(self, s => s.service(now, reactor))
     }
 
     /// At a zap: drops what the decoder holds and learns PAT/PMT again from the new channel.
@@ -94,6 +109,11 @@ impl BoxSink {
     pub fn flush(&mut self) -> bool {
         match self {
             BoxSink::Dvb(d) => {
+                d.flush();
+                true
+            }
+            #[cfg(feature = "amstream")]
+            BoxSink::Am(d) => {
                 d.flush();
                 true
             }
@@ -119,16 +139,16 @@ mod tests {
             setup: DvbSetup::Mainline,
         };
         let uri: SinkUri = "file:/dev/null".parse().unwrap();
-        let mut s = BoxSink::open(Some(&cfg), Some(&uri), now).unwrap();
+        let mut s = BoxSink::open(Some(&cfg), false, Some(&uri), now).unwrap();
         assert!(matches!(s, BoxSink::Dvb(_)));
         s.register(&reactor, 1);
         assert!(!s.is_open());
         assert_eq!(s.write(now, &reactor, &[0x47; 188]), 0);
         assert!(s.next_wakeup().is_some());
         assert!(s.flush());
-        let mut p = BoxSink::open(None, Some(&uri), now).unwrap();
+        let mut p = BoxSink::open(None, false, Some(&uri), now).unwrap();
         assert!(p.is_open());
         assert_eq!(p.write(now, &reactor, &[0x47; 188]), 188);
-        assert!(BoxSink::open(None, None, now).is_none());
+        assert!(BoxSink::open(None, false, None, now).is_none());
     }
 }
