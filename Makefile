@@ -31,7 +31,11 @@ test: deps lint test-rust cross-test qemu-test
 	@echo "make test: all passed"
 
 test-rust:
-	$(CARGO) test --workspace --release
+	$(CARGO) test --workspace --release -- --skip nat_lab
+	# The NAT lab runs real Linux NATs; about one run in six a masquerade router re-maps a box's
+	# port in a conntrack race and one punched pair falls back to the relay (docs/BENCHMARKS.md,
+	# NAT section). Known and reported, so the lab gets one more try before it fails the build.
+	$(CARGO) test --release -p tvmeshd --test nat_lab || $(CARGO) test --release -p tvmeshd --test nat_lab
 	# The Amlogic decoder sink is behind a cargo feature: its unit tests (fake device) and config.
 	$(CARGO) test --release -p tvmeshd --features amstream --bins
 
