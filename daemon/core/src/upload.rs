@@ -59,6 +59,20 @@ impl Downstream {
         self.mask = mask & ALL;
     }
 
+    /// Moves push cursors that trail the parent's newest chunk of their substream (`tops`) by
+    /// more than `backlog` sequence numbers up to that distance: a child subscribing from an old
+    /// play head takes the rest as repairs from every partner, not as one parent's backlog that
+    /// would keep its cursor (and the child's whole subtree) behind for good.
+    pub fn limit_backlog(&mut self, tops: &[Option<u64>; SUBSTREAMS], backlog: u64) {
+        for (s, top) in tops.iter().enumerate() {
+            if let Some(top) = *top {
+                if self.mask & (1 << s) != 0 && top.saturating_sub(self.next[s]) > backlog {
+                    self.next[s] = first_in(s, top - backlog);
+                }
+            }
+        }
+    }
+
     /// Number of substreams subscribed.
     pub fn count(&self) -> u32 {
         self.mask.count_ones()
@@ -160,6 +174,20 @@ impl Downstream {
             }
         }
         None
+    }
+
+    /// How far the push cursor of substream `s` trails `top`, the parent's newest chunk of it
+    /// (sequence numbers; 0 when `s` is not subscribed).
+    pub fn behind(&self, s: usize, top: u64) -> u64 {
+        if self.mask & (1 << s) == 0 {
+            return 0;
+        }
+        (top + SUBSTREAMS as u64).saturating_sub(self.next[s])
+    }
+
+    /// The push cursor of substream `s`.
+    pub fn cursor(&self, s: usize) -> u64 {
+        self.next[s]
     }
 
     /// Counts a sent chunk.

@@ -2,6 +2,7 @@
 //! state machines as the daemon. See `sim` for the loop, `net` for the network model, `tsgen`
 //! for the synthetic source, `metrics` and `plot` for what comes out.
 
+pub mod diag;
 pub mod metrics;
 pub mod net;
 pub mod plot;

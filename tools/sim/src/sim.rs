@@ -1061,6 +1061,17 @@ impl Main {
 
     fn sample(&mut self, shared: &Shared, t: u64) {
         let started = Wall::now();
+        if crate::diag::wanted().contains(&(t / 1_000_000)) {
+            let mut seen = std::collections::HashMap::new();
+            for &id in &self.alive {
+                shared.with_node(id, |n| {
+                    if let Core::Peer(p) = &n.core {
+                        seen.insert(id, crate::diag::Seen::of(p, n.link.cap_bps));
+                    }
+                });
+            }
+            crate::diag::print_chains(t / 1_000_000, &seen, 6);
+        }
         let (s, playing, partners, sessions, seeds) = self.snapshot(shared, true);
         if t / 1_000_000 > self.p.steady_from_s() {
             for &l in &self.lag_buf {

@@ -72,6 +72,50 @@ impl Peer {
         })
     }
 
+    /// Per substream: the partner address feeding it (`None`: the root or no parent).
+    pub fn parent_addrs(&self) -> [Option<SocketAddr>; SUBSTREAMS] {
+        self.parents.map(|p| match p {
+            Parent::Partner(t) => self.partners.iter().find(|q| q.token == t).map(|q| q.addr),
+            _ => None,
+        })
+    }
+
+    /// Per child (partner address) and substream: how far its push cursor trails this box's
+    /// newest chunk of that substream (sequence numbers).
+    pub fn push_behind(&self) -> impl Iterator<Item = (SocketAddr, [u64; SUBSTREAMS])> + '_ {
+        self.partners.iter().filter(|p| p.down.mask != 0).map(|p| {
+            let mut b = [0; SUBSTREAMS];
+            for (s, x) in b.iter_mut().enumerate() {
+                *x = self.sub_seen[s].map_or(0, |top| p.down.behind(s, top));
+                // Diagnostics: a cursor waiting on a chunk this box lacks shows as 1_000_000+.
+                if *x > 0 && !self.pool.contains(p.down.cursor(s)) {
+                    *x += 1_000_000;
+                }
+            }
+            (p.addr, b)
+        })
+    }
+
+    /// Diagnostics: per partner, why it does not feed substream `s`: (address, up, spare slots
+    /// it announced, refused us until later, is our child in `s`, its newest chunk of `s` minus
+    /// ours).
+    pub fn parent_candidates(
+        &self,
+        s: usize,
+    ) -> impl Iterator<Item = (SocketAddr, bool, u8, bool, bool, i64)> + '_ {
+        let mine = self.sub_seen[s].unwrap_or(0) as i64;
+        self.partners.iter().map(move |p| {
+            (
+                p.addr,
+                p.up,
+                p.spare,
+                p.refused_until[s] > self.now,
+                p.down.mask & (1 << s) != 0,
+                p.sub_top[s] as i64 - mine,
+            )
+        })
+    }
+
     /// How far playback is behind the source, from the chunk stamps and the root's clock
     /// announced at join (ms; `None` before anything played).
     pub fn lag_ms(&self) -> Option<u64> {

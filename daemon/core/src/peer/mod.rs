@@ -225,7 +225,7 @@ impl Peer {
             miss: alloc::vec![None; MISS_WINDOW],
             miss_lo: 0,
             sub_seen: [None; SUBSTREAMS],
-            partners: Vec::with_capacity(cfg.max_partners + 1),
+            partners: Vec::with_capacity(cfg.max_partners + sched::INBOUND_SLACK),
             candidates: [(unspecified, 0, Instant::ZERO); CANDIDATES],
             n_candidates: 0,
             parents: [Parent::None; SUBSTREAMS],

@@ -30,6 +30,8 @@ pub struct Partner {
     pub spare: u8,
     /// The partner's distance from the source per substream (ms, from its MAP).
     pub src_delay_ms: [u16; SUBSTREAMS],
+    /// The partner's hops from the root per substream (from its MAP; `HOPS_NONE` unknown).
+    pub hops: [u8; SUBSTREAMS],
     map_base: u64,
     map: [u64; MAP_WORDS],
     /// Highest sequence number the partner is known to hold, per substream.
@@ -61,6 +63,7 @@ impl Partner {
             upload_kbps: 0,
             spare: 0,
             src_delay_ms: [u16::MAX; SUBSTREAMS],
+            hops: [crate::wire::HOPS_NONE; SUBSTREAMS],
             map_base: 0,
             map: [0; MAP_WORDS],
             sub_top: [0; SUBSTREAMS],

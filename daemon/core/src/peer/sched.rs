@@ -5,7 +5,8 @@ use super::partner::{encode_map, Partner, MAP_BITS};
 use super::*;
 use crate::upload::ALL;
 use crate::wire::{
-    bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, MAP_SPARE_SHIFT, MAX_PEERS,
+    bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, HOPS_NONE, MAP_SPARE_SHIFT, MAX_HOPS,
+    MAX_PEERS,
 };
 
 /// Greetings sent per tick.
@@ -16,6 +17,9 @@ const HELLO_TRIES: u8 = 3;
 /// not passed on) is replaced. Partners at different depths of the mesh differ by a few hundred
 /// milliseconds normally, so this is well above that.
 const LAG_SWITCH: Duration = Duration::from_millis(1500);
+/// How far behind this box a partner may be and still be taken as parent by a box that has
+/// none in that substream.
+const ORPHAN_SLACK: Duration = Duration::from_millis(1000);
 /// Source delays within one bucket count as equal when choosing a parent.
 const DELAY_BUCKET_MS: u16 = 100;
 /// A parent is replaced by a partner with room this much nearer the source (ms).
@@ -26,7 +30,7 @@ const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 const CATCH_UP_PUSH: u64 = 48;
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
 /// whose members filled their tables with each other; the tick prunes back to the limit.
-const INBOUND_SLACK: usize = 2;
+pub(super) const INBOUND_SLACK: usize = 2;
 
 impl Peer {
     pub(super) fn partner_index(&self, from: SocketAddr) -> Option<usize> {
@@ -120,6 +124,7 @@ impl Peer {
                 delay_us,
                 flags,
                 src_delay_ms,
+                hops,
                 map,
                 ..
             } => {
@@ -132,6 +137,7 @@ impl Peer {
                 p.set_map(base, map);
                 p.spare = flags >> MAP_SPARE_SHIFT;
                 p.src_delay_ms = src_delay_ms;
+                p.hops = hops;
                 let child = p.down.mask != 0;
                 if flags & FLAG_WANT_PEERS != 0 {
                     self.ctrl.push((from, Ctrl::Peers));
@@ -278,12 +284,16 @@ impl Peer {
         if self.starving() && self.n_candidates > 0 && self.partners.len() >= self.cfg.max_partners
         {
             let parents = self.parents;
-            let victim = (0..self.partners.len()).find(|&i| {
-                let p = &self.partners[i];
-                p.up && p.down.mask == 0
-                    && !parents.contains(&Parent::Partner(p.token))
-                    && p.refused_until.iter().any(|&t| t > now)
-            });
+            // Refused us, or has no room to admit anyone: it cannot end the starvation.
+            let victim = (0..self.partners.len())
+                .filter(|&i| {
+                    let p = &self.partners[i];
+                    p.up && p.down.mask == 0
+                        && !parents.contains(&Parent::Partner(p.token))
+                        && (p.refused_until.iter().any(|&t| t > now) || p.spare == 0)
+                        && now.saturating_since(p.hello_at) > Duration::from_secs(1)
+                })
+                .min_by_key(|&i| self.partners[i].bytes_from + self.partners[i].down.bytes);
             if let Some(i) = victim {
                 let (a, t) = (self.partners[i].addr, self.partners[i].token);
                 self.ctrl.push((a, Ctrl::Leave { token: t }));
@@ -304,10 +314,9 @@ impl Peer {
                 self.ctrl.push((a, Ctrl::Hello { nonce: t }));
             }
         }
-        while self.partners.len() < self.cfg.max_partners
-            && sent < HELLOS_PER_TICK
-            && self.n_candidates > 0
-        {
+        // A starving box whose partners are mostly its own children may greet a few more.
+        let limit = self.cfg.max_partners + if self.starving() { INBOUND_SLACK } else { 0 };
+        while self.partners.len() < limit && sent < HELLOS_PER_TICK && self.n_candidates > 0 {
             self.n_candidates -= 1;
             let (a, flags, _) = self.candidates[self.n_candidates];
             if self.partner_index(a).is_some() || flags & 1 == 0 && self.skips_unreachable() {
@@ -335,10 +344,36 @@ impl Peer {
     /// Whether partner `p` could feed substream `s` now.
     fn could_feed(&self, now: Instant, p: &Partner, s: usize) -> bool {
         let mine = self.sub_seen[s].unwrap_or(0);
+        // A box with no parent in `s` gets it only through repairs: a partner up to
+        // [`ORPHAN_SLACK`] behind it still beats that.
+        let slack = if self.parents[s] == Parent::None {
+            self.chunks_in(ORPHAN_SLACK)
+        } else {
+            SUBSTREAMS as u64 * 2
+        };
         p.up && p.refused_until[s] <= now
             && p.down.mask & (1 << s) == 0
             && p.sub_top[s] != 0
-            && p.sub_top[s] + SUBSTREAMS as u64 * 2 >= mine
+            && p.sub_top[s] + slack >= mine
+            && p.hops[s] < MAX_HOPS - 1
+    }
+
+    /// Hops from the root per substream, for MAP: the parent's plus one, [`HOPS_NONE`] with no
+    /// parent. In a loop the count climbs by one per MAP until it passes [`MAX_HOPS`].
+    pub(super) fn hops(&self) -> [u8; SUBSTREAMS] {
+        core::array::from_fn(|s| match self.parents[s] {
+            Parent::Root => 1,
+            Parent::None => HOPS_NONE,
+            Parent::Partner(t) => {
+                self.partners
+                    .iter()
+                    .find(|p| p.token == t)
+                    .map_or(HOPS_NONE, |p| match p.hops[s] {
+                        HOPS_NONE => HOPS_NONE,
+                        h => h.saturating_add(1).min(HOPS_NONE - 1),
+                    })
+            }
+        })
     }
 
     /// The partner to ask for substream `s`: one with admission room first, then the nearest
@@ -437,15 +472,24 @@ impl Peer {
                             || self.nearer_parent(now, t, s);
                         // Holds the live edge but does not pass it on: its uplink is saturated.
                         let backlogged = p.sub_top[s] > self.sub_seen[s].unwrap_or(0) + lag_switch;
+                        // Cut off from the root: in a loop (hops counted up), or below a box
+                        // with no parent while a partner with a path could feed us instead.
+                        let cut = p.hops[s] >= MAX_HOPS - 1
+                            && (p.hops[s] != HOPS_NONE
+                                || self.partners.iter().any(|q| {
+                                    q.token != t && q.spare > 0 && self.could_feed(now, q, s)
+                                }));
                         if !hold {
-                            for (k, why) in [quiet, behind, backlogged].into_iter().enumerate() {
+                            for (k, why) in
+                                [quiet, behind, backlogged || cut].into_iter().enumerate()
+                            {
                                 if why {
                                     self.stats.parent_drops[k + 1] += 1;
                                     break;
                                 }
                             }
                         }
-                        hold || !(quiet || behind || backlogged)
+                        hold || !(quiet || behind || backlogged || cut)
                     }
                 },
             };
@@ -697,6 +741,7 @@ impl Peer {
                     delay_us,
                     flags,
                     src_delay_ms: self.src_delay_ms,
+                    hops: self.hops(),
                     map: &bits[..len],
                 }
                 .emit(buf)

@@ -139,6 +139,7 @@ impl Message<'_> {
                 delay_us,
                 flags,
                 src_delay_ms,
+                hops,
                 map,
             } => {
                 header(&mut w, MAP, channel)?;
@@ -148,6 +149,9 @@ impl Message<'_> {
                 w.u8(flags)?;
                 for d in src_delay_ms {
                     w.u16(d)?;
+                }
+                for h in hops {
+                    w.u8(h)?;
                 }
                 bitmap(&mut w, map)?;
             }

@@ -60,6 +60,11 @@ pub const MAX_PEERS: usize = 16;
 
 /// KEEPALIVE / MAP flag: please send me peer addresses.
 pub const FLAG_WANT_PEERS: u8 = 0x01;
+/// MAP hops: the sender has no path from the root in that substream.
+pub const HOPS_NONE: u8 = u8::MAX;
+/// MAP hops: a path this long is taken for a loop (boxes feeding each other in a ring count up
+/// by one per MAP), and the substream as cut off.
+pub const MAX_HOPS: u8 = 24;
 /// KEEPALIVE flag: this box has upload to spare for more children (the tracker offers it first).
 pub const FLAG_SPARE_UPLOAD: u8 = 0x02;
 /// MAP flags, high nibble: how many more child substreams the sender would admit now (0–15), so
@@ -196,6 +201,9 @@ pub enum Message<'a> {
         /// How long ago (ms, saturating) the sender's newest chunk of each substream left the
         /// root, smoothed: its distance from the source, for choosing parents near the root.
         src_delay_ms: [u16; crate::upload::SUBSTREAMS],
+        /// The sender's distance from the root in hops per substream (1: fed by the root;
+        /// [`HOPS_NONE`]: cut off — no parent, or a loop counted up past [`MAX_HOPS`]).
+        hops: [u8; crate::upload::SUBSTREAMS],
         map: &'a [u8],
     },
     Subscribe {

@@ -122,6 +122,10 @@ impl<'a> Message<'a> {
                 for d in &mut src_delay_ms {
                     *d = r.u16()?;
                 }
+                let mut hops = [0u8; crate::upload::SUBSTREAMS];
+                for h in &mut hops {
+                    *h = r.u8()?;
+                }
                 Message::Map {
                     channel,
                     token,
@@ -129,6 +133,7 @@ impl<'a> Message<'a> {
                     delay_us,
                     flags,
                     src_delay_ms,
+                    hops,
                     map: bitmap(&mut r)?,
                 }
             }
