@@ -38,10 +38,13 @@ test-rust:
 	$(CARGO) test --release -p tvmeshd --test nat_lab || $(CARGO) test --release -p tvmeshd --test nat_lab
 	# The Amlogic decoder sink is behind a cargo feature: its unit tests (fake device) and config.
 	$(CARGO) test --release -p tvmeshd --features amstream --bins
+	# Box builds leave out the root role (cargo feature `root`, docs/CROSS.md): their unit tests.
+	$(CARGO) test --release -p tvmeshd --no-default-features --bins
 
 lint:
 	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
 	$(CARGO) clippy -p tvmeshd --all-targets --release --features amstream -- -D warnings
+	$(CARGO) clippy -p tvmeshd --all-targets --release --no-default-features -- -D warnings
 	$(CARGO) fmt --all --check 2>/dev/null || echo "note: rustfmt differences (not enforced)"
 
 bench: deps build

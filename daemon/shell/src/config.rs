@@ -91,6 +91,10 @@ FLAGS (each also a `key = value` line in a config file or board profile):
 EXIT STATUS: 0 on a clean stop (SIGINT/SIGTERM), 2 on bad configuration, 1 on other errors.
 ";
 
+/// Why a box build (without the cargo feature `root`) refuses `role = root`.
+pub const NO_ROOT_ROLE: &str = "this tvmeshd is a box build without the root role (cargo feature \
+     `root`, on in the default/server build); run the root on a server build";
+
 /// A configuration error: where, which field, what value, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -561,6 +565,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         groups.push(group_spec(g)?);
     }
     let role = match role_s.value.as_str() {
+        "root" if !cfg!(feature = "root") => return Err(err(role_s, NO_ROOT_ROLE)),
         "root" => {
             let listen = addr(required(all, "listen", "root")?)?;
             let mut channels: Vec<ChannelConfig> = Vec::new();

@@ -1,6 +1,6 @@
 //! Shell glue for chunk integrity and DRM (issue 6): the root's signing seed, key logging,
 //! protected channels, the entitlements file (loaded at start, reloaded on SIGHUP), the box's
-//! device identity, status.
+//! device identity, status. The root's half is built only with the cargo feature `root`.
 //!
 //! Invariants: the signing seed, key seeds, device secret and channel keys live only in memory
 //! (from config, or random per start) and are never logged; public keys are logged once at start
@@ -9,18 +9,24 @@
 //! entitlements stay in force.
 
 use crate::config::integrity::to_hex;
-use crate::config::{ChannelConfig, IntegrityConfig};
+#[cfg(feature = "root")]
+use crate::config::ChannelConfig;
+use crate::config::IntegrityConfig;
 use crate::status::{DrmStatus, IntegrityStatus};
-use std::io;
-use std::path::Path;
+#[cfg(feature = "root")]
+use std::{io, path::Path};
+#[cfg(feature = "root")]
 use tvmesh_core::drm::entitlements::Entitlements;
 use tvmesh_core::peer::{DeviceIdentity, DrmState, Peer};
+#[cfg(feature = "root")]
 use tvmesh_core::root::{ChannelSpec, Root};
 
 /// Most devices an entitlements file may list (about 200 bytes of memory each).
+#[cfg(feature = "root")]
 pub const ENTITLEMENTS_MAX: usize = 100_000;
 
 /// Makes the configured channels protected (after `Root::new` and `handle_unix_time`).
+#[cfg(feature = "root")]
 pub fn protect_channels(root: &mut Root, channels: &[ChannelConfig], master: &[u8; 32]) {
     for (i, c) in channels.iter().enumerate() {
         let Some(p) = &c.protect else { continue };
@@ -39,6 +45,7 @@ pub fn protect_channels(root: &mut Root, channels: &[ChannelConfig], master: &[u
 }
 
 /// Reads and parses the entitlements file.
+#[cfg(feature = "root")]
 pub fn load_entitlements(path: &Path) -> io::Result<Entitlements> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| io::Error::new(e.kind(), format!("entitlements {}: {e}", path.display())))?;
@@ -53,6 +60,7 @@ pub fn load_entitlements(path: &Path) -> io::Result<Entitlements> {
 }
 
 /// SIGHUP: reloads the entitlements file into the root; a bad file keeps the old entitlements.
+#[cfg(feature = "root")]
 pub fn reload_entitlements(root: &mut Root, cfg: &IntegrityConfig) {
     let Some(path) = &cfg.entitlements else {
         log::info!("SIGHUP: no entitlements file configured");
@@ -80,6 +88,7 @@ pub fn drm_status(peer: &Peer) -> DrmStatus {
 }
 
 /// The root's DRM block for channel `i` (protected channels only).
+#[cfg(feature = "root")]
 pub fn root_drm_status(root: &Root, i: usize) -> Option<DrmStatus> {
     root.current_key_id(i).map(|key_id| DrmStatus {
         state: "protected",
@@ -89,6 +98,7 @@ pub fn root_drm_status(root: &Root, i: usize) -> Option<DrmStatus> {
 
 /// The master signing seed: from config, else 32 random bytes (logged as a warning: boxes that
 /// pinned the previous keys must restart, so production roots set `sign_seed`).
+#[cfg(feature = "root")]
 pub fn sign_seed(cfg: &IntegrityConfig) -> [u8; 32] {
     if let Some(s) = cfg.sign_seed {
         return s;
@@ -106,6 +116,7 @@ pub fn sign_seed(cfg: &IntegrityConfig) -> [u8; 32] {
 }
 
 /// Logs each channel's public signing key.
+#[cfg(feature = "root")]
 pub fn log_keys(root: &Root, specs: &[ChannelSpec<'_>]) {
     for (i, c) in specs.iter().enumerate() {
         if let Some(k) = root.channel_public_key(i) {
@@ -115,6 +126,7 @@ pub fn log_keys(root: &Root, specs: &[ChannelSpec<'_>]) {
 }
 
 /// The root's integrity block for channel `i`.
+#[cfg(feature = "root")]
 pub fn root_integrity_status(root: &Root, i: usize) -> Option<IntegrityStatus> {
     let key = root.channel_public_key(i)?;
     let (manifests, refused) = root.integrity_counters();

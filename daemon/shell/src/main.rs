@@ -14,8 +14,10 @@ mod net;
 mod reactor;
 mod remote;
 mod run_peer;
+#[cfg(feature = "root")]
 mod run_root;
 mod status;
+#[cfg(feature = "root")]
 mod stun_service;
 mod web;
 mod zapping;
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         }
     });
     let result = match &cfg.role {
+        #[cfg(feature = "root")]
         Role::Root {
             listen,
             channels,
@@ -86,6 +89,9 @@ fn main() -> ExitCode {
             };
             run_peer::run(&cfg, &p, seed)
         }
+        // Config already refuses `role = root` in a build without the feature (config::build).
+        #[cfg(not(feature = "root"))]
+        Role::Root { .. } => Err(std::io::Error::other(config::NO_ROOT_ROLE)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -80,9 +80,10 @@ impl Flags {
             return Ok(None);
         };
         let bad = || ProbeError::Usage(format!("field `{k}`: value `{v}`: expected HOST:PORT"));
-        let mut all: Vec<SocketAddr> = v.to_socket_addrs().map_err(|_| bad())?.collect();
-        all.sort_by_key(|a| a.is_ipv6());
-        all.first().copied().map(Some).ok_or_else(bad)
+        let all: Vec<SocketAddr> = v.to_socket_addrs().map_err(|_| bad())?.collect();
+        // The first IPv4 address, else the first (as a stable sort by `is_ipv6` would give).
+        let first = all.iter().find(|a| a.is_ipv4()).or(all.first());
+        first.copied().map(Some).ok_or_else(bad)
     }
 
     fn num(&self, k: &str, default: u64, lo: u64, hi: u64) -> Result<u64, ProbeError> {

@@ -167,6 +167,7 @@ pub fn install_signals() -> io::Result<()> {
 }
 
 /// Whether a reload was requested (SIGHUP) since the last call.
+#[cfg(feature = "root")]
 pub fn reload_requested() -> bool {
     RELOAD.swap(false, Ordering::Relaxed)
 }

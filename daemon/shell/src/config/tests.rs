@@ -12,6 +12,7 @@ pub(super) fn run(s: &str) -> Result<Config, ConfigError> {
 }
 
 #[test]
+#[cfg(feature = "root")] // the root role is left out of box builds
 fn root_command_line() {
     let c = run("root --listen 127.0.0.1:7000 --http 127.0.0.1:8080 --channel name=news,source=udp://127.0.0.1:5000,bitrate=1000 --channel name=film,source=file:/tmp/a.ts").unwrap();
     let Role::Root {
@@ -50,7 +51,8 @@ fn peer_command_line_with_equals() {
 }
 
 #[test]
-fn errors_name_field_and_value() {
+#[cfg(feature = "root")]
+fn root_errors_name_field_and_value() {
     let e = run("root --listen nowhere --channel name=a,source=-").unwrap_err();
     assert_eq!(e.field, "listen");
     assert_eq!(e.value, "nowhere");
@@ -60,14 +62,30 @@ fn errors_name_field_and_value() {
     );
     let e = run("root --listen 127.0.0.1:1 --channel name=a,source=ftp://x").unwrap_err();
     assert_eq!(e.field, "channel");
+    let e = run("root --listen 127.0.0.1:1 --channel name=a,source=-,bitrate=fast").unwrap_err();
+    assert!(e.why.contains("bitrate"), "{e}");
+}
+
+#[test]
+#[cfg(not(feature = "root"))]
+fn root_role_is_refused_without_the_root_feature() {
+    let e = run("root --listen 127.0.0.1:7000 --channel name=a,source=-").unwrap_err();
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("role", "root"));
+    assert_eq!(e.why, NO_ROOT_ROLE);
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let e = run(&format!("--config {top}/examples/root.conf")).unwrap_err();
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("role", "root"));
+    assert!(e.origin.contains("root.conf"), "{e}");
+}
+
+#[test]
+fn errors_name_field_and_value() {
     let e = run("peer --root 127.0.0.1:1 --channel a --colour blue").unwrap_err();
     assert_eq!((e.field.as_str(), e.value.as_str()), ("colour", "blue"));
     let e = run("peer --root 127.0.0.1:1").unwrap_err();
     assert_eq!(e.field, "channel");
     let e = run("peer --root 127.0.0.1:1 --channel a --pool-kib 12").unwrap_err();
     assert_eq!(e.field, "pool_kib");
-    let e = run("root --listen 127.0.0.1:1 --channel name=a,source=-,bitrate=fast").unwrap_err();
-    assert!(e.why.contains("bitrate"), "{e}");
     let e = run("peer --root 127.0.0.1:1 --channel bad/name").unwrap_err();
     assert_eq!(e.value, "bad/name");
 }
@@ -106,6 +124,7 @@ fn config_file_and_board_precedence() {
 }
 
 #[test]
+#[cfg(feature = "root")] // the root role is left out of box builds
 fn channel_numbers_and_descriptions() {
     let c = run("root --listen 127.0.0.1:7000 --channel name=a,source=file:/a.ts,number=7,desc=News_at_7 --channel name=b,source=file:/b.ts --channel name=c,source=file:/c.ts,number=2").unwrap();
     let Role::Root { channels, .. } = c.role else {
@@ -159,6 +178,7 @@ fn help_documents_every_key() {
 }
 
 #[test]
+#[cfg(feature = "root")] // the root role is left out of box builds
 fn mesh_settings_and_groups() {
     let c = run("root --listen 127.0.0.1:7000 --channel name=a,source=- --seed-copies 3 --group 198.51.100.0/24+203.0.113.0/25 --group 2001:db8::/32").unwrap();
     let Role::Root { mesh, .. } = c.role else {
@@ -194,8 +214,10 @@ fn every_board_profile_and_example_parses() {
         }
     }
     assert!(n >= 7, "{n} board profiles");
-    let root = run(&format!("--config {top}/examples/root.conf")).unwrap();
-    assert!(matches!(root.role, Role::Root { ref channels, .. } if channels.len() == 3));
+    if cfg!(feature = "root") {
+        let root = run(&format!("--config {top}/examples/root.conf")).unwrap();
+        assert!(matches!(root.role, Role::Root { ref channels, .. } if channels.len() == 3));
+    }
     // The example peer config names a board profile relative to the repository root.
     let text = std::fs::read_to_string(format!("{top}/examples/peer.conf")).unwrap();
     let tmp = std::env::temp_dir().join(format!("tvmesh-peer-example-{}.conf", std::process::id()));
@@ -211,9 +233,11 @@ fn every_board_profile_and_example_parses() {
 
 #[test]
 fn nat_settings() {
-    let c = run("root --listen 203.0.113.2:3478 --channel name=a,source=- --stun-alt-port 3479 --stun-alt-ip 203.0.113.3").unwrap();
-    assert_eq!(c.nat.stun_alt_port, Some(3479));
-    assert_eq!(c.nat.stun_alt_ip, Some("203.0.113.3".parse().unwrap()));
+    if cfg!(feature = "root") {
+        let c = run("root --listen 203.0.113.2:3478 --channel name=a,source=- --stun-alt-port 3479 --stun-alt-ip 203.0.113.3").unwrap();
+        assert_eq!(c.nat.stun_alt_port, Some(3479));
+        assert_eq!(c.nat.stun_alt_ip, Some("203.0.113.3".parse().unwrap()));
+    }
     let c = run("peer --root 192.0.2.1:1 --channel a --stun-server stun.example.net:3478").unwrap();
     assert_eq!(c.nat.stun_server.as_deref(), Some("stun.example.net:3478"));
     for (flag, value) in [

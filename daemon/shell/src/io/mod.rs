@@ -36,6 +36,7 @@ pub mod dvb;
 pub mod led;
 pub(crate) mod reopen;
 pub mod sink;
+#[cfg(feature = "root")]
 pub mod source;
 pub mod uri;
 
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 /// Upper bound on the bytes one `service` call hands out (or reads), so one busy source cannot
 /// starve the rest of the loop.
+#[cfg_attr(not(feature = "root"), allow(dead_code))] // only sources use it yet
 pub const MAX_BYTES_PER_CALL: usize = 256 * 1024;
 
 /// Exponential retry delay: `min`, doubling up to `max`.

@@ -53,7 +53,8 @@ impl DeviceSpec {
 /// Finds the event device whose name is `name`: scans `sys_dir/event*/device/name` and returns
 /// `dev_dir/eventN`. (`/sys/class/input` and `/dev/input` on a box.)
 pub fn find_by_name(sys_dir: &Path, dev_dir: &Path, name: &str) -> Option<PathBuf> {
-    let mut found: Vec<String> = std::fs::read_dir(sys_dir)
+    // The first by name (`min`, not a sort: a stable sort costs ~7 KiB of code on MIPS).
+    let found = std::fs::read_dir(sys_dir)
         .ok()?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
@@ -62,9 +63,8 @@ pub fn find_by_name(sys_dir: &Path, dev_dir: &Path, name: &str) -> Option<PathBu
             std::fs::read_to_string(sys_dir.join(f).join("device/name"))
                 .is_ok_and(|n| n.trim_end() == name)
         })
-        .collect();
-    found.sort();
-    found.first().map(|f| dev_dir.join(f))
+        .min()?;
+    Some(dev_dir.join(found))
 }
 
 /// Reads keys from an input device. See the module documentation.

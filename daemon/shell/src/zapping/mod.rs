@@ -19,6 +19,7 @@
 pub mod align;
 pub mod prejoin;
 
+#[cfg(feature = "root")]
 use crate::config::ChannelConfig;
 use crate::config::ViewerConfig;
 use crate::io::led::{Led, LedState};
@@ -34,8 +35,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tvmesh_core::time::{earliest, Instant};
 use tvmesh_core::zap::fetch::{DirFetch, FetchConfig, FetchEvent};
-use tvmesh_core::zap::publish::DirServer;
-use tvmesh_core::zap::{Directory, Entry, ZapConfig, ZapEvent, Zapper};
+#[cfg(feature = "root")]
+use tvmesh_core::zap::{publish::DirServer, Entry};
+use tvmesh_core::zap::{Directory, ZapConfig, ZapEvent, Zapper};
 use tvmesh_core::Transmit;
 
 /// Reactor tokens: the evdev device, lircd, the control socket (and its clients after it).
@@ -50,6 +52,7 @@ pub const LATENCIES: usize = 256;
 pub const STATUS_ENTRIES: usize = 64;
 
 /// The root's directory service for its configured channels (200 answers/s, 64 queued).
+#[cfg(feature = "root")]
 pub fn dir_server(channels: &[ChannelConfig]) -> io::Result<DirServer> {
     let mut dir = Directory::new(channels.len());
     for c in channels {
