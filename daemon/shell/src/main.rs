@@ -11,6 +11,7 @@ mod io;
 mod nat_box;
 mod nat_probe;
 mod net;
+mod package_cmd;
 mod reactor;
 mod remote;
 mod run_peer;
@@ -26,6 +27,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(code) = nat_probe::dispatch(&args) {
+        return code;
+    }
+    if let Some(code) = package_cmd::dispatch(&args) {
         return code;
     }
     let cfg = match config::parse_args(&args) {
