@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tvmeshd");
 
+pub mod drm;
+
 pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sample.ts")
 }
@@ -319,8 +321,21 @@ pub fn start_udp_root_with(
     channel_parts: &str,
     extra: &[&str],
 ) -> Daemon {
-    let (listen, status_at) = (format!("127.0.0.1:{data}"), format!("127.0.0.1:{http}"));
     let spec = format!("name=demo,source=udp://127.0.0.1:{src}{channel_parts}");
+    start_root_args(dir, data, http, &spec, extra, Stdio::inherit())
+}
+
+/// Starts a root with channel spec `spec`, data port `data`, status page `http`, `extra`
+/// arguments and `stdin`, and waits (bounded) until its status page answers.
+pub fn start_root_args(
+    dir: &Path,
+    data: u16,
+    http: u16,
+    spec: &str,
+    extra: &[&str],
+    stdin: Stdio,
+) -> Daemon {
+    let (listen, status_at) = (format!("127.0.0.1:{data}"), format!("127.0.0.1:{http}"));
     let mut args = vec![
         "root",
         "--listen",
@@ -328,10 +343,18 @@ pub fn start_udp_root_with(
         "--http",
         &status_at,
         "--channel",
-        &spec,
+        spec,
     ];
     args.extend_from_slice(extra);
-    let root = Daemon::start(&args, &dir.join("root.log"));
+    let log = dir.join("root.log");
+    let child = Command::new(BIN)
+        .args(&args)
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn tvmeshd");
+    let root = Daemon { child, log };
     wait_for(Duration::from_secs(10), "root status", || status(http));
     root
 }

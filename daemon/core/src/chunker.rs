@@ -274,6 +274,35 @@ impl Chunker {
         }
     }
 
+    /// Takes a chunk cut elsewhere (an ahead-of-time packaged source, `root/packaged.rs`) and
+    /// stores it as if closed here. The first chunk a fresh chunker sees sets the numbering (the
+    /// packager's sequence numbers are in its chunks' nonces); after that `info.seq` must not be
+    /// below [`Chunker::next_seq`]. Returns whether the chunk was stored.
+    pub fn push_chunk(&mut self, info: ChunkInfo, payload: &[u8], pool: &mut ChunkPool) -> bool {
+        self.start_at(info.seq);
+        if info.seq < self.next_seq || !pool.insert(info, payload) {
+            return false;
+        }
+        if info.flags.contains(ChunkFlags::RAP) {
+            self.latest_rap = Some(info.seq);
+            self.stats.raps += 1;
+        }
+        self.stats.chunks += 1;
+        self.stats.packets += (payload.len() / PACKET_LEN) as u64;
+        self.next_seq = info.seq.saturating_add(1);
+        true
+    }
+
+    /// Numbers the chunks from `seq` if none was made yet (a packaged source's header, or its
+    /// first chunk); returns whether it did.
+    pub fn start_at(&mut self, seq: u64) -> bool {
+        let fresh = self.stats.chunks == 0 && self.staged == 0;
+        if fresh {
+            self.next_seq = seq;
+        }
+        fresh
+    }
+
     /// Closes the first `n` staged packets as one chunk.
     fn close(&mut self, now: Instant, n: usize, pool: &mut ChunkPool) {
         let n = n.min(self.staged);

@@ -22,6 +22,8 @@ USAGE:
   tvmeshd --config FILE
   tvmeshd stun-probe --server ADDR:PORT [--alt ADDR:PORT] [--bind ADDR:PORT] [--rto-ms N]
                        classify this host's NAT (RFC 5780) and print the report as JSON
+  tvmeshd package --channel NAME --keys FILE [--rotate-s N] [--in PATH|-] [--out PATH|-]
+                       [--first-seq N]   scramble a TS ahead of time for source=packaged:
   tvmeshd --help | --version
 
 ROLES:
@@ -38,14 +40,16 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --http ADDR:PORT     status page and streams: GET /, /status.json, /metrics,
                        /stream/NAME.ts (peer)
   --channel SPEC       root: name=NAME,source=URI[,bitrate=KBPS][,number=N][,desc=TEXT]
-                       [,protect=yes|SEED][,rotate_s=N] (repeat for more channels; numbers
-                       default to the order given; protect scrambles it, keys rotate every N s)
+                       [,protect=yes|SEED][,rotate_s=N][,keys=PATH] (repeat for more channels;
+                       numbers default to the order given; protect scrambles it, keys rotate
+                       every N s; keys= is the key file of a source=packaged:PATH|- channel)
                        peer: NAME of the channel to join
   --entitlements PATH  root: DRM entitlements file (reloaded on SIGHUP)
   --device-id ID --device-secret HEX64   peer: DRM device identity (board profile)
                        source URIs: udp://ADDR:PORT (unicast or multicast TS),
                        http://HOST[:PORT]/PATH (TS over HTTP, reconnects with backoff),
-                       file:PATH (looped, paced at its PCR rate), - (stdin)
+                       file:PATH (looped, paced at its PCR rate), - (stdin),
+                       packaged:PATH|- (made by `tvmeshd package`, played once at its pace)
   --root ADDR:PORT     peer: the root's UDP address (repeat: channel directories of several
                        roots are merged; the last --root serves the --channel)
   --sink URI           peer: where the decoder reads TS: file:PATH (file, FIFO or device),
@@ -134,6 +138,8 @@ pub struct ChannelConfig {
     pub bitrate_kbps: u32,
     /// DRM: scramble this channel (`protect=yes|SEED`, `rotate_s=N`; see `config/integrity.rs`).
     pub protect: Option<integrity::Protect>,
+    /// The packager's key file of a `source=packaged:` channel (`keys=PATH`; `config/packaged.rs`).
+    pub packaged_keys: Option<tvmesh_core::drm::keyfile::KeyFile>,
     /// Operator-assigned number in the channel directory (0 in a spec: by order).
     pub number: u16,
     /// Free text for the channel directory (no commas).
@@ -386,7 +392,7 @@ fn required<'a>(all: &'a [Setting], key: &str, role: &str) -> Result<&'a Setting
 
 fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
     let (mut name, mut source, mut bitrate) = (None, None, 0u32);
-    let (mut protect, mut rotate) = (None, None);
+    let (mut protect, mut rotate, mut keys) = (None, None, None);
     let (mut number, mut description) = (0u16, String::new());
     for part in s.value.split(',') {
         let Some((k, v)) = part.split_once('=') else {
@@ -412,6 +418,7 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
             }
             "protect" => protect = Some(integrity::protect_part(s, v)?),
             "rotate_s" => rotate = Some(integrity::rotate_part(s, v)?),
+            "keys" => keys = Some(v.trim()),
             "number" => {
                 number = match v.trim().parse::<u16>() {
                     Ok(n @ 1..=tvmesh_core::zap::MAX_NUMBER) => n,
@@ -427,7 +434,7 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
             other => {
                 return Err(err(
                     s,
-                    format!("unknown part `{other}`; expected name, source, bitrate, number, desc, protect, rotate_s"),
+                    format!("unknown part `{other}`; expected name, source, bitrate, number, desc, protect, rotate_s, keys"),
                 ))
             }
         }
@@ -435,11 +442,13 @@ fn channel_spec(s: &Setting) -> Result<ChannelConfig, ConfigError> {
     let name = name.ok_or_else(|| err(s, "missing name=NAME"))?;
     check_name(s, &name)?;
     let source = source.ok_or_else(|| err(s, "missing source=URI"))?;
+    let packaged_keys = packaged::packaged(s, &name, &source, keys, protect.is_some())?;
     Ok(ChannelConfig {
         name,
         source,
         bitrate_kbps: bitrate,
         protect: integrity::protect(s, protect, rotate)?,
+        packaged_keys,
         number,
         description,
     })
@@ -652,6 +661,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
 }
 
 pub mod integrity;
+pub mod packaged;
 #[cfg(test)]
 mod tests;
 mod viewer;

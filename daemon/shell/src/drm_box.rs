@@ -44,6 +44,37 @@ pub fn protect_channels(root: &mut Root, channels: &[ChannelConfig], master: &[u
     }
 }
 
+/// Sets up the channels fed by a packaged source with their key files (after `Root::new`).
+#[cfg(feature = "root")]
+pub fn packaged_channels(root: &mut Root, channels: &[ChannelConfig]) {
+    for (i, c) in channels.iter().enumerate() {
+        if let Some(k) = &c.packaged_keys {
+            root.ingest_packaged(i, k);
+            log::info!(
+                "channel {} plays a packaged stream ({} keys, rotating every {} s)",
+                c.name,
+                k.keys().len(),
+                k.rotate_s
+            );
+        }
+    }
+}
+
+/// One item from a packaged source: the header (checked against the channel) or a record.
+/// (A file's header and records were also checked with the config, before the start.)
+/// A refused record is logged (the first at warn, later ones at debug) and counted.
+#[cfg(feature = "root")]
+pub fn feed_packaged(root: &mut Root, now: tvmesh_core::time::Instant, i: usize, b: &[u8]) {
+    if let Err(e) = root.handle_packaged(now, i, b) {
+        let refused = root.packaged_stats(i).map_or(0, |s| s.refused);
+        if refused <= 1 {
+            log::warn!("packaged source of channel {i}: {e} (refused; more at debug level)");
+        } else {
+            log::debug!("packaged source of channel {i}: {e} ({refused} refused)");
+        }
+    }
+}
+
 /// Reads and parses the entitlements file.
 #[cfg(feature = "root")]
 pub fn load_entitlements(path: &Path) -> io::Result<Entitlements> {

@@ -11,6 +11,8 @@ mod io;
 mod nat_box;
 mod nat_probe;
 mod net;
+#[cfg(feature = "root")]
+mod package_cmd;
 mod reactor;
 mod remote;
 mod run_peer;
@@ -28,6 +30,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(code) = nat_probe::dispatch(&args) {
+        return code;
+    }
+    // Packaging is an operator's job on the server: box builds leave it out.
+    #[cfg(feature = "root")]
+    if let Some(code) = package_cmd::dispatch(&args) {
         return code;
     }
     let cfg = match config::parse_args(&args) {

@@ -68,6 +68,7 @@ pub fn run(
     crate::drm_box::log_keys(&root, &specs);
     root.handle_unix_time(clock::unix_micros() / 1_000_000);
     crate::drm_box::protect_channels(&mut root, channels, &master);
+    crate::drm_box::packaged_channels(&mut root, channels);
     if let Some(path) = &cfg.integrity.entitlements {
         root.set_entitlements(crate::drm_box::load_entitlements(path)?);
     }
@@ -155,7 +156,13 @@ pub fn run(
         }
         // Sources: service all each pass (cheap when idle; pacing needs the due check anyway).
         for (i, s) in sources.iter_mut().enumerate() {
-            s.service(now, &reactor, &mut |b: &[u8]| root.handle_source(now, i, b));
+            if channels[i].packaged_keys.is_some() {
+                s.service(now, &reactor, &mut |b: &[u8]| {
+                    crate::drm_box::feed_packaged(&mut root, now, i, b)
+                });
+            } else {
+                s.service(now, &reactor, &mut |b: &[u8]| root.handle_source(now, i, b));
+            }
             if s.take_discontinuity() {
                 root.source_discontinuity(i);
             }

@@ -11,6 +11,9 @@
 //! - [`licence`]: licence request and reply (device identity, keys wrapped under the device secret
 //!   with ChaCha20-Poly1305).
 //! - [`entitlements`]: the operator's entitlements file.
+//! - [`package`], [`keyfile`], [`packager`]: the ahead-of-time packager's container, key file and
+//!   state machine (a stream scrambled before it reaches the root, ingested with
+//!   `source=packaged:PATH`).
 //!
 //! Invariants shared by all of them: nothing here reads a clock or a random source (time comes in
 //! as [`crate::time::Instant`] or unix seconds, randomness as seeds and nonces); no input from the
@@ -23,9 +26,12 @@
 
 pub mod cipher;
 pub mod entitlements;
+pub mod keyfile;
 pub mod keys;
 pub mod licence;
 pub mod manifest;
+pub mod package;
+pub mod packager;
 pub mod sign;
 pub mod store;
 pub mod verify;

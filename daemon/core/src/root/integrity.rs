@@ -184,6 +184,13 @@ impl Root {
         sig.collect();
     }
 
+    /// A packaged channel numbers its chunks from its file (`packaged.rs`): sign from `seq` on.
+    pub(super) fn rebase_signing(&mut self, channel: usize, seq: u64) {
+        if let Some(sig) = self.integrity.channels.get_mut(channel) {
+            sig.next_seq = seq;
+        }
+    }
+
     /// Closes segments whose time is up (called from `handle_timeout`).
     pub(super) fn integrity_timeout(&mut self, now: Instant) {
         for i in 0..self.channels.len() {

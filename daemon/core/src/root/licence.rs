@@ -76,12 +76,14 @@ struct Answer {
 pub(super) struct RootDrm {
     chans: Vec<Option<Protection>>,
     ents: Option<Entitlements>,
-    unix_s: u64,
+    pub(super) unix_s: u64,
     answers: Ring<Answer>,
     window: (Instant, u32),
     rng: Rng,
     nonces: u32,
     stats: RootDrmStats,
+    /// Channels fed by an ahead-of-time packaged source (`packaged.rs`): their keys.
+    pub(super) packaged: Vec<Option<super::packaged::Playback>>,
 }
 
 impl RootDrm {
@@ -95,6 +97,7 @@ impl RootDrm {
             rng: Rng::new(seed ^ 0x6472_6d5f_6e6f_6e63),
             nonces: 0,
             stats: RootDrmStats::default(),
+            packaged: (0..channels).map(|_| None).collect(),
         }
     }
 
@@ -162,14 +165,17 @@ impl Root {
 
     /// The id of the key channel `channel` is scrambled with now (`None`: not protected).
     pub fn current_key_id(&self, channel: usize) -> Option<u8> {
+        if let Some(Some(p)) = self.drm.packaged.get(channel) {
+            return Some(p.current_id());
+        }
         let p = self.drm.chans.get(channel)?.as_ref()?;
         Some(p.schedule.current().id)
     }
 
     /// JOIN_ACK flags for a box joining `channel`.
     pub(super) fn join_flags(&self, channel: usize) -> u16 {
-        match self.drm.chans.get(channel) {
-            Some(Some(_)) => FLAG_PROTECTED,
+        match (self.drm.chans.get(channel), self.drm.packaged.get(channel)) {
+            (Some(Some(_)), _) | (_, Some(Some(_))) => FLAG_PROTECTED,
             _ => 0,
         }
     }
@@ -222,6 +228,9 @@ impl Root {
         let keys_for = |name: &str| {
             let i = channels.iter().position(|c| c.name() == name.as_bytes())?;
             channel = i as u16; // < u16::MAX, checked in Root::new
+            if let Some(Some(p)) = drm.packaged.get(i) {
+                return Some(p.entries());
+            }
             let p = drm.chans.get(i)?.as_ref()?;
             Some(&p.schedule.entries()[..])
         };

@@ -20,11 +20,13 @@
 mod integrity;
 pub mod introduce;
 mod licence;
+mod packaged;
 pub mod relay;
 pub mod tracker;
 
 pub use integrity::{ANSWERS_PER_S, STORE_MANIFESTS};
 pub use licence::{RootDrmStats, LICENCES_PER_S, LICENCE_QUEUE};
+pub use packaged::{PackagedError, PackagedStats};
 
 use crate::chunker::{Chunker, ChunkerStats};
 use crate::pool::{ChunkPool, PoolError};

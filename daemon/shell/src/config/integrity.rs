@@ -89,16 +89,7 @@ pub(super) fn protect(
 
 /// 64 hex digits as 32 bytes.
 pub fn hex32(v: &str) -> Option<[u8; 32]> {
-    let b = v.trim().as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        let s = std::str::from_utf8(pair).ok()?;
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
+    tvmesh_core::drm::keyfile::hex32(v.trim())
 }
 
 /// 32 bytes as 64 lower-case hex digits.

@@ -9,6 +9,8 @@
 //!   PORT defaults to 80, PATH to `/` and may carry a query string. `https` is not supported.
 //! - `file:PATH` (or `file:///ABSOLUTE/PATH`) — a TS file, played in a loop at its PCR rate.
 //! - `-` — standard input.
+//! - `packaged:PATH` or `packaged:-` — a stream packaged ahead of time (`tvmeshd package`), played
+//!   once at its records' pace; the channel's `keys=PATH` names the packager's key file.
 //!
 //! Sink forms: `file:PATH` (regular file, FIFO or device), `exec:COMMAND` (run by `/bin/sh -c`,
 //! stream on its stdin), `udp://ADDR:PORT` (one datagram per write).
@@ -46,6 +48,8 @@ pub enum SourceUri {
     File(PathBuf),
     /// Standard input.
     Stdin,
+    /// A packaged stream (`tvmesh_core::drm::package`) in a file, or on stdin if the path is `-`.
+    Packaged(PathBuf),
 }
 
 /// Where a box writes a channel to.
@@ -216,6 +220,8 @@ impl FromStr for SourceUri {
             parse_http(rest)
         } else if let Some(rest) = strip_prefix_ci(s, "file:") {
             Ok(SourceUri::File(parse_path(rest)?))
+        } else if let Some(rest) = strip_prefix_ci(s, "packaged:") {
+            Ok(SourceUri::Packaged(parse_path(rest)?))
         } else {
             Err(UriError::Scheme)
         }
@@ -259,6 +265,7 @@ impl fmt::Display for SourceUri {
             SourceUri::Http { host, port, path } => write!(f, "http://{host}:{port}{path}"),
             SourceUri::File(p) => write!(f, "file:{}", p.display()),
             SourceUri::Stdin => f.write_str("-"),
+            SourceUri::Packaged(p) => write!(f, "packaged:{}", p.display()),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! [`Source`]: reads one channel from UDP, HTTP, a looped file or stdin.
+//! [`Source`]: reads one channel from UDP, HTTP, a looped file, stdin, or a packaged stream
+//! (`packaged.rs`: played once, at its records' pace; a bad record ends it, it is never retried).
 //!
 //! Lifecycle: [`Source::open`] never fails — a failure to bind, connect or open puts the source in
 //! [`SourceState::Retrying`] with an exponential backoff (500 ms doubling to 30 s, back to 500 ms
@@ -19,6 +20,7 @@
 
 mod file;
 mod http;
+pub mod packaged;
 
 use super::uri::SourceUri;
 use super::{Backoff, Registration, MAX_BYTES_PER_CALL};
@@ -76,6 +78,7 @@ enum Io {
     Udp(OwnedFd),
     Http(http::Conn),
     File(Box<file::FileSource>),
+    Packaged(Box<packaged::PackagedReader>),
     /// fd 0 (borrowed, never closed); `poll` if epoll refused it and it is polled instead.
     Stdin {
         poll: bool,
@@ -87,7 +90,7 @@ fn fd_of(io: &Io) -> Option<BorrowedFd<'_>> {
         Io::Udp(fd) => Some(fd.as_fd()),
         Io::Http(c) => Some(c.fd()),
         Io::Stdin { poll: false } => Some(rustix::stdio::stdin()),
-        Io::Idle | Io::File(_) | Io::Stdin { poll: true } => None,
+        Io::Idle | Io::File(_) | Io::Packaged(_) | Io::Stdin { poll: true } => None,
     }
 }
 
@@ -95,7 +98,7 @@ fn interest_of(io: &Io) -> Option<(bool, bool)> {
     match io {
         Io::Http(c) => Some(c.interest()),
         Io::Udp(_) | Io::Stdin { poll: false } => Some((true, false)),
-        Io::Idle | Io::File(_) | Io::Stdin { poll: true } => None,
+        Io::Idle | Io::File(_) | Io::Packaged(_) | Io::Stdin { poll: true } => None,
     }
 }
 
@@ -223,6 +226,18 @@ impl Source {
                 }
                 file::Step::Fail(e) => Err(Some(e)),
             },
+            Io::Packaged(r) => match r.pump(now, MAX_BYTES_PER_CALL, &mut emit) {
+                packaged::Step::Wait(t) => {
+                    self.wake = Some(t);
+                    Ok(())
+                }
+                packaged::Step::Eof => Err(None),
+                packaged::Step::Fail(e) => {
+                    // Replaying from the start would repeat sequence numbers: stop instead.
+                    log::error!("source {}: {e}; stopping this source", self.uri);
+                    Err(None)
+                }
+            },
         };
         self.bytes_in += delivered;
         self.since_break += delivered;
@@ -235,7 +250,7 @@ impl Source {
             Ok(()) => {
                 let streaming = match &self.io {
                     Io::Http(c) => c.streaming(),
-                    Io::File(_) => true,
+                    Io::File(_) | Io::Packaged(_) => true,
                     _ => delivered > 0,
                 };
                 if streaming {
@@ -275,6 +290,9 @@ impl Source {
                 http::Conn::connect(host, *port, path, now).map(Io::Http)
             }
             SourceUri::File(p) => file::FileSource::open(p).map(|f| Io::File(Box::new(f))),
+            SourceUri::Packaged(p) => packaged::PackagedReader::open(p)
+                .map(|r| Io::Packaged(Box::new(r)))
+                .map_err(|e| format!("{}: {e}", p.display())),
             SourceUri::Stdin => {
                 let fd = rustix::stdio::stdin();
                 rustix::fs::fcntl_getfl(fd)
@@ -295,7 +313,7 @@ impl Source {
                     self.sync_reg(r, false);
                 }
             }
-            Err(e) if matches!(self.uri, SourceUri::Stdin) => {
+            Err(e) if matches!(self.uri, SourceUri::Stdin | SourceUri::Packaged(_)) => {
                 log::error!("source {}: {e}", self.uri);
                 self.state = SourceState::Ended;
             }
