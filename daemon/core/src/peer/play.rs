@@ -18,7 +18,9 @@ impl Peer {
             && el >= Duration::from_millis(500)
             && n >= 16 * crate::chunk::CHUNK_MAX as u64;
         if first || el >= Duration::from_secs(2) {
-            let kbps = (n * 8 / el.as_millis().max(1) as u64) as u32;
+            let kbps = self
+                .rate_from_stamps()
+                .unwrap_or((n * 8 / el.as_millis().max(1) as u64) as u32);
             // A box that falls behind receives slower than real time; taking that as the stream
             // rate would make each child substream look cheaper and invite overload. So the
             // figure rises at once and decays only slowly (about 5% per window).
@@ -28,6 +30,20 @@ impl Peer {
         } else {
             self.rate_window.1 = n + bytes as u64;
         }
+    }
+
+    /// The stream rate from the root's stamps on the oldest and newest chunks held (full
+    /// chunks assumed, so it errs high): unlike the receive rate it does not depend on how many
+    /// substreams arrive, nor on catch-up bursts. `None` while they span under a second.
+    fn rate_from_stamps(&self) -> Option<u32> {
+        let (a, b) = (self.pool.window_start()?, self.pool.newest()?);
+        let (ca, cb) = (self.pool.get(a)?, self.pool.get(b)?);
+        let ms = cb.info.stamp_ms.wrapping_sub(ca.info.stamp_ms);
+        if !(1000..=60_000).contains(&ms) {
+            return None;
+        }
+        let bits = (b - a) * crate::chunk::CHUNK_MAX as u64 * 8;
+        u32::try_from(bits / u64::from(ms)).ok()
     }
 
     pub(super) fn mark_missing(&mut self, seq: u64, now: Instant) {
