@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo test test-rust lint deps bench sample clean sim sim-100k sim-bench
+.PHONY: all build demo test test-rust lint deps bench bench-drm sample clean sim sim-100k sim-bench
 
 all: build
 
@@ -47,9 +47,16 @@ lint:
 	$(CARGO) clippy -p tvmeshd --all-targets --release --no-default-features -- -D warnings
 	$(CARGO) fmt --all --check 2>/dev/null || echo "note: rustfmt differences (not enforced)"
 
-bench: deps build
+bench: deps build bench-drm
 	@tools/bench.sh
 	@tools/zap-bench.sh
+
+# The box's DRM + integrity cost in instructions per stream-second (callgrind; issue 6).
+bench-drm:
+	@command -v valgrind >/dev/null || { echo "installing valgrind (apt)"; \
+	  (apt-get update -qq || true) >/dev/null 2>&1; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
+	@daemon/core/examples/drm_cost.sh
 
 sample:
 	tools/make-sample.sh tests/data/sample.ts

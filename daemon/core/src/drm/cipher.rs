@@ -22,8 +22,7 @@
 use super::Key;
 use crate::chunk::{CHUNK_MAX, PACKETS_PER_CHUNK};
 use crate::ts::{NULL_PID, PACKET_LEN, PAT_PID, SYNC_BYTE};
-use chacha20::cipher::{KeyIvInit, StreamCipher};
-use chacha20::ChaCha20;
+use tvmesh_crypto::ChaCha20;
 
 /// Why a chunk was not scrambled.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -63,8 +62,16 @@ fn pid(p: &[u8]) -> u16 {
     u16::from_be_bytes([p[1] & 0x1F, p[2]])
 }
 
-fn cipher(key: &Key, channel_tag: u32, seq: u64) -> ChaCha20 {
-    ChaCha20::new(key.into(), &super::chunk_nonce(channel_tag, seq).into())
+/// The keystream of chunk `seq`, from `tvmesh-crypto` (built at opt-level 3: see its docs).
+fn stream(key: &Key, channel_tag: u32, seq: u64) -> ChaCha20 {
+    ChaCha20::new(key, &super::chunk_nonce(channel_tag, seq))
+}
+
+/// The same keystream from the `chacha20` crate itself, for tests that seek.
+#[cfg(test)]
+fn cipher(key: &Key, channel_tag: u32, seq: u64) -> chacha20::ChaCha20 {
+    use chacha20::cipher::KeyIvInit;
+    chacha20::ChaCha20::new(key.into(), &super::chunk_nonce(channel_tag, seq).into())
 }
 
 /// Applies the keystream to the payloads of the packets `select` picks (it returns the payload
@@ -94,7 +101,7 @@ fn apply(
             n += 1;
             filled += len;
         }
-        c.apply_keystream(&mut buf[..filled]);
+        c.apply(&mut buf[..filled]);
         // Scatter back.
         let mut at = 0;
         for &(from, len) in &spans[..n] {
@@ -123,7 +130,7 @@ pub fn scramble(
         return Err(CipherError::AlreadyScrambled);
     }
     let mark = 0x80 | ((key_id & 1) << 6);
-    let mut c = cipher(key, channel_tag, seq);
+    let mut c = stream(key, channel_tag, seq);
     Ok(apply(&mut c, payload, |p| {
         let start = payload_start(p).filter(|_| !clear.contains(pid(p)))?;
         p[3] |= mark;
@@ -135,7 +142,7 @@ pub fn scramble(
 /// = `1x`) and clears their mark. Returns how many packets were descrambled. Unmarked and malformed
 /// packets are left alone.
 pub fn descramble(payload: &mut [u8], key: &Key, channel_tag: u32, seq: u64) -> usize {
-    let mut c = cipher(key, channel_tag, seq);
+    let mut c = stream(key, channel_tag, seq);
     apply(&mut c, payload, |p| {
         if p[0] != SYNC_BYTE || p[3] & 0x80 == 0 {
             return None;

@@ -18,8 +18,10 @@
 //! panic; `valid_until` is clamped to u32 on the wire by [`super::licence`]).
 
 use super::Key;
-use chacha20::cipher::{KeyIvInit, StreamCipher};
-use chacha20::ChaCha20;
+// Through tvmesh-crypto, not `chacha20` directly: a second instantiation of chacha20's generic
+// backend here, at this crate's opt-level "s", would be merged by LTO with the opt-level 3 one the
+// per-chunk path uses, and could replace it (measured: 2.5× the instructions, docs/BENCHMARKS.md).
+use tvmesh_crypto::ChaCha20;
 
 /// Keys a box keeps per channel.
 pub const KEY_TABLE: usize = 4;
@@ -98,7 +100,7 @@ impl KeySchedule {
         let mut nonce = [0u8; 12];
         nonce[4..].copy_from_slice(&epoch.to_be_bytes());
         let mut key = [0u8; 32];
-        ChaCha20::new((&self.seed).into(), (&nonce).into()).apply_keystream(&mut key);
+        ChaCha20::new(&self.seed, &nonce).apply(&mut key);
         KeyEntry {
             id: 1 + (epoch % 255) as u8, // < 256
             key,

@@ -15,15 +15,16 @@
 //! so a box checks a chunk before it spends anything on descrambling it, and a box without the
 //! key can still verify what it relays. `stamp_ms` is not covered: it is advisory timing only.
 //! Hashes are BLAKE2s-256 truncated to 128 bits (BLAKE2s: half the instructions per byte of
-//! portable SHA-256, see docs/BENCHMARKS.md): forging a chunk needs a second preimage (2^128 work),
-//! and collisions help no one but the root, which signs anyway.
+//! portable SHA-256, and SSE4.1/AVX2 code on x86 through `tvmesh-crypto`, see docs/BENCHMARKS.md):
+//! forging a chunk needs a second preimage (2^128 work), and collisions help no one but the root,
+//! which signs anyway.
 //!
 //! Invariants: [`Manifest::parse`] checks every length before reading and rejects trailing bytes,
 //! so no input can make it panic; a parsed manifest's `first_seq + count` does not overflow.
 
 use crate::chunk::ChunkInfo;
-use blake2::{Blake2s256, Digest};
-use ed25519_compact::{PublicKey, SecretKey, Signature};
+use ed25519_compact::SecretKey;
+use tvmesh_crypto::Ed25519PublicKey;
 
 /// Format version this code writes and reads.
 pub const VERSION: u8 = 1;
@@ -64,14 +65,20 @@ pub enum ManifestError {
 
 /// The hash a manifest carries for a chunk.
 pub fn chunk_hash(info: &ChunkInfo, payload: &[u8]) -> ChunkHash {
-    let mut h = Blake2s256::new();
+    truncate(&tvmesh_crypto::blake2s_256(&chunk_head(info), payload))
+}
+
+/// What the hash covers before the payload: `seq (u64 BE) ‖ flags ‖ key_id`.
+pub(crate) fn chunk_head(info: &ChunkInfo) -> [u8; 10] {
     let mut head = [0u8; 10];
     head[..8].copy_from_slice(&info.seq.to_be_bytes());
     head[8] = info.flags.0;
     head[9] = info.key_id;
-    h.update(head);
-    h.update(payload);
-    let full = h.finalize();
+    head
+}
+
+/// A full BLAKE2s-256 digest cut to [`HASH_LEN`].
+pub(crate) fn truncate(full: &[u8; 32]) -> ChunkHash {
     let mut out = [0u8; HASH_LEN];
     out.copy_from_slice(&full[..HASH_LEN]);
     out
@@ -136,10 +143,16 @@ impl<'a> Manifest<'a> {
     }
 
     /// Checks the signature under `key`.
-    pub fn verify(&self, key: &PublicKey) -> Result<(), ManifestError> {
-        let sig = Signature::from_slice(self.signature).map_err(|_| ManifestError::BadSignature)?;
-        key.verify(self.signed, &sig)
-            .map_err(|_| ManifestError::BadSignature)
+    pub fn verify(&self, key: &Ed25519PublicKey) -> Result<(), ManifestError> {
+        let sig: &[u8; SIGNATURE_LEN] = self
+            .signature
+            .try_into()
+            .map_err(|_| ManifestError::BadSignature)?;
+        if key.verify(self.signed, sig) {
+            Ok(())
+        } else {
+            Err(ManifestError::BadSignature)
+        }
     }
 }
 

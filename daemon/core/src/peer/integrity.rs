@@ -132,6 +132,8 @@ pub(super) struct BoxIntegrity {
     store: ManifestStore,
     early: ManifestStore,
     held: Vec<Held>,
+    /// The verdict of each `held` slot in [`Peer::release_held`] (sized with `held`).
+    verdicts: Vec<Verdict>,
     bans: [(Option<SocketAddr>, Instant); BANS],
     /// Per-address request meter: (address, window start, chunks asked).
     meters: Vec<(Option<SocketAddr>, Instant, u32)>,
@@ -180,6 +182,7 @@ impl BoxIntegrity {
             store: ManifestStore::new(stores.0),
             early: ManifestStore::new(stores.1),
             held: vec![empty; pending.max(1)],
+            verdicts: vec![Verdict::Unknown; pending.max(1)],
             bans: [(None, Instant::ZERO); BANS],
             meters: vec![(None, Instant::ZERO, 0); meters.max(1)],
             out: Ring::new(OUT_CAP),
@@ -435,18 +438,26 @@ impl Peer {
     }
 
     /// Passes held chunks that now verify on to the mesh; drops forged ones.
+    /// The held chunks are hashed together ([`Verifier::check_many`]: side by side where the CPU
+    /// allows), then handled one by one in slot order. The verdicts stay those of the slots'
+    /// contents: only [`Peer::screen`] holds chunks, and nothing this loop calls reaches it.
     fn release_held(&mut self, now: Instant) {
+        let Some(v) = self.integrity.verifier.as_mut() else {
+            return;
+        };
+        let held = self.integrity.held.iter();
+        v.check_many(
+            held.map(|h| h.used.then(|| (h.info, &h.payload[..h.len]))),
+            &mut self.integrity.verdicts,
+        );
         let mut payload = [0u8; CHUNK_MAX];
         for i in 0..self.integrity.held.len() {
             let h = &self.integrity.held[i];
             if !h.used {
                 continue;
             }
-            let Some(v) = self.integrity.verifier.as_mut() else {
-                return;
-            };
             let (info, from, len) = (h.info, h.from, h.len);
-            let verdict = v.check(&info, &h.payload[..len]);
+            let verdict = self.integrity.verdicts[i]; // sized with `held` in `new`
             if verdict == Verdict::Unknown {
                 continue;
             }

@@ -1,5 +1,5 @@
 use super::*;
-use chacha20::cipher::StreamCipherSeek;
+use chacha20::cipher::{StreamCipher, StreamCipherSeek};
 
 /// A packet on `pid` with payload filled with `fill` and, if `af_len` is given, an adaptation
 /// field of that length (flags byte 0x40: random access).

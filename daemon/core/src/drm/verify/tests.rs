@@ -209,3 +209,55 @@ fn bad_config_refused() {
         VerifierError::PublicKey
     );
 }
+
+/// `check_many` over a mix — valid chunks across two hash groups, a forged one, one no manifest
+/// covers, a stale one and an empty slot — gives what `check` gives one by one, and the same
+/// counters; items past the verdict slice are left alone.
+#[test]
+fn check_many_equals_check_one_by_one() {
+    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut one = verifier(64);
+    let mut many = verifier(64);
+    for m in sign(&mut s, 0, 0..64)
+        .iter()
+        .chain(&sign(&mut s, 100, 64..128))
+    {
+        one.handle_manifest(m).unwrap();
+        many.handle_manifest(m).unwrap();
+    }
+    let mut forged = payload(70);
+    forged[3] ^= 1;
+    let mut items: Vec<Option<(ChunkInfo, &[u8])>> = Vec::new();
+    let bodies: Vec<[u8; 64]> = (64..84).map(payload).collect();
+    for (k, b) in bodies.iter().enumerate() {
+        items.push(Some((info(64 + k as u64), &b[..])));
+    }
+    items[6] = Some((info(70), &forged[..]));
+    items.push(Some((info(128), &bodies[0][..]))); // no manifest: Unknown
+    items.push(Some((info(3), &bodies[0][..]))); // below the window: Stale
+    items.push(None);
+    let mut want = Vec::new();
+    for it in &items {
+        want.push(match it {
+            Some((i, p)) => one.check(i, p),
+            None => Verdict::Unknown,
+        });
+    }
+    let mut got = [Verdict::Stale; 23];
+    many.check_many(items.iter().copied(), &mut got);
+    assert_eq!(got[..], want[..]);
+    assert_eq!(got[6], Verdict::Forged);
+    assert_eq!(got[0], Verdict::Valid);
+    assert_eq!(got[19], Verdict::Valid);
+    assert_eq!(
+        &got[20..],
+        &[Verdict::Unknown, Verdict::Stale, Verdict::Unknown]
+    );
+    assert_eq!(many.stats(), one.stats());
+    assert_eq!((many.stats().valid, many.stats().forged), (19, 1));
+
+    let mut short = [Verdict::Stale; 2];
+    many.check_many(items.iter().copied(), &mut short);
+    assert_eq!(short, [Verdict::Valid, Verdict::Valid]);
+    assert_eq!(many.stats().valid, 21);
+}

@@ -1,0 +1,139 @@
+//! tvmesh's per-chunk crypto kernels, in a crate of their own so they can be built at
+//! `opt-level = 3` while the rest of the daemon is built for size (see the workspace
+//! `Cargo.toml` and docs/BENCHMARKS.md, DRM cost section).
+//!
+//! Why a separate crate: Rust compiles a generic function in the crate that instantiates it, at
+//! that crate's opt-level. `chacha20`'s SIMD backends are generic over the caller's closure, so
+//! with `tvmesh-core` at `opt-level = "s"` their AVX2 helpers were left as out-of-line calls
+//! (≈ 18 instructions/byte instead of ≈ 4, measured). The wrappers here instantiate them in
+//! this crate, at the opt-level its profile override gives, with closure types no other crate has
+//! (see `chacha.rs` for why that matters under LTO). Every ChaCha20 keystream of tvmesh's own
+//! code goes through [`ChaCha20`] for that reason.
+//!
+//! - [`ChaCha20`]: RFC 8439 ChaCha20 (96-bit nonce, 32-bit block counter from 0), a continuous
+//!   keystream over successive [`ChaCha20::apply`] calls.
+//! - [`blake2s_256`]: BLAKE2s-256 (RFC 7693, unkeyed) of a short head followed by a body. With
+//!   the `std` feature, x86 picks SSE4.1/AVX2 code at run time; otherwise portable code runs.
+//! - [`Blake2sMany`]: the same for up to [`MANY`] messages at a time, side by side on x86
+//!   with AVX2 (≈ 4× fewer instructions per byte there; no SIMD elsewhere).
+//! - [`Ed25519PublicKey`]: RFC 8032 signature checks under a key decompressed once.
+//!
+//! Invariants: nothing here allocates, reads a clock, or panics on any input length (a keystream
+//! longer than 256 GiB per nonce is the only limit, far above a chunk); outputs are bit-for-bit
+//! the RFC algorithms (byte-literal tests in `tests.rs`).
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod chacha;
+mod ed25519;
+pub use chacha::ChaCha20;
+pub use ed25519::Ed25519PublicKey;
+
+/// BLAKE2s-256 of `head ‖ body` (one message, two slices so callers need no copy).
+#[inline(never)]
+pub fn blake2s_256(head: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut s = blake2s_simd::State::new();
+    s.update(head);
+    s.update(body);
+    *s.finalize().as_array()
+}
+
+/// Messages [`Blake2sMany::hash`] hashes side by side: the 8 lanes of BLAKE2s's AVX2 code.
+pub const MANY: usize = 8;
+
+/// Longest `head ‖ body` that [`Blake2sMany::hash`] copies into one contiguous buffer, so all of
+/// its blocks, the last included, are compressed side by side: a chunk and its 10-byte head
+/// (1326 bytes) fit.
+pub const MANY_COPY_MAX: usize = 1408;
+
+/// BLAKE2s-256 of up to [`MANY`] messages side by side, with its copy buffers (11 KiB), which its
+/// owner allocates once: zeroing them per call cost as much as hashing a block.
+pub struct Blake2sMany {
+    bufs: [[u8; MANY_COPY_MAX]; MANY],
+}
+
+impl core::fmt::Debug for Blake2sMany {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Blake2sMany { .. }")
+    }
+}
+
+impl Default for Blake2sMany {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Blake2sMany {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        Blake2sMany {
+            bufs: [[0; MANY_COPY_MAX]; MANY],
+        }
+    }
+
+    /// BLAKE2s-256 of `head ‖ body` for each `(head, body)` of `msgs`, into `out[i]`; pairs past
+    /// `out.len()` are not hashed, and entries of `out` past `msgs.len()` are left as they are.
+    /// Groups of [`MANY`] run side by side where the CPU has the lanes (AVX2: 8, SSE4.1: 4, with
+    /// the `std` feature), one after another elsewhere — same digests as [`blake2s_256`] either
+    /// way. A group with a message longer than [`MANY_COPY_MAX`] is hashed without the copy, its
+    /// first and last blocks one at a time.
+    #[inline(never)]
+    pub fn hash(&mut self, msgs: &[(&[u8], &[u8])], out: &mut [[u8; 32]]) {
+        for (group, outs) in msgs.chunks(MANY).zip(out.chunks_mut(MANY)) {
+            // The same length for both: `out` may be shorter or longer than `msgs`.
+            let n = group.len().min(outs.len());
+            let (group, outs) = (&group[..n], &mut outs[..n]);
+            if group
+                .iter()
+                .all(|(h, b)| h.len() + b.len() <= MANY_COPY_MAX)
+            {
+                hash_group_copied(&mut self.bufs, group, outs);
+            } else {
+                hash_group_in_place(group, outs);
+            }
+        }
+    }
+}
+
+/// `group`: at most [`MANY`] messages, each at most [`MANY_COPY_MAX`] bytes; `outs` as long.
+fn hash_group_copied(
+    bufs: &mut [[u8; MANY_COPY_MAX]; MANY],
+    group: &[(&[u8], &[u8])],
+    outs: &mut [[u8; 32]],
+) {
+    let mut lens = [0usize; MANY];
+    for ((buf, len), (h, b)) in bufs.iter_mut().zip(&mut lens).zip(group) {
+        *len = h.len() + b.len(); // ≤ MANY_COPY_MAX: checked by the caller
+        buf[..h.len()].copy_from_slice(h);
+        buf[h.len()..*len].copy_from_slice(b);
+    }
+    let params = blake2s_simd::Params::new();
+    let mut jobs: [blake2s_simd::many::HashManyJob<'_>; MANY] = core::array::from_fn(|i| {
+        blake2s_simd::many::HashManyJob::new(&params, &bufs[i][..lens[i]])
+    });
+    blake2s_simd::many::hash_many(jobs[..group.len()].iter_mut());
+    for (j, o) in jobs.iter().zip(outs.iter_mut()) {
+        *o = *j.to_hash().as_array();
+    }
+}
+
+/// `group`: at most [`MANY`] messages of any length; `outs` as long.
+fn hash_group_in_place(group: &[(&[u8], &[u8])], outs: &mut [[u8; 32]]) {
+    let mut states: [blake2s_simd::State; MANY] =
+        core::array::from_fn(|_| blake2s_simd::State::new());
+    for (s, (head, _)) in states.iter_mut().zip(group) {
+        s.update(head);
+    }
+    blake2s_simd::many::update_many(states.iter_mut().zip(group.iter().map(|m| m.1)));
+    for (s, o) in states.iter_mut().zip(outs.iter_mut()) {
+        *o = *s.finalize().as_array();
+    }
+}
+
+#[cfg(test)]
+mod tests;

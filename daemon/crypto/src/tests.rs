@@ -1,0 +1,152 @@
+use super::*;
+
+/// RFC 7693 appendix B: BLAKE2s-256("abc"), split anywhere.
+#[test]
+fn blake2s_rfc7693_abc() {
+    let want = [
+        0x50, 0x8c, 0x5e, 0x8c, 0x32, 0x7c, 0x14, 0xe2, 0xe1, 0xa7, 0x2b, 0xa3, 0x4e, 0xeb, 0x45,
+        0x2f, 0x37, 0x45, 0x8b, 0x20, 0x9e, 0xd6, 0x3a, 0x29, 0x4d, 0x99, 0x9b, 0x4c, 0x86, 0x67,
+        0x59, 0x82,
+    ];
+    assert_eq!(blake2s_256(b"abc", b""), want);
+    assert_eq!(blake2s_256(b"a", b"bc"), want);
+    assert_eq!(blake2s_256(b"", b"abc"), want);
+}
+
+/// Long inputs (several 64-byte blocks, a ragged tail) agree however they are split: the SIMD
+/// and portable paths buffer the same way.
+#[test]
+fn blake2s_split_does_not_matter() {
+    let mut msg = [0u8; 1326];
+    for (i, b) in msg.iter_mut().enumerate() {
+        *b = (i * 7 + 3) as u8;
+    }
+    let whole = blake2s_256(&msg, b"");
+    for cut in [0, 1, 10, 63, 64, 65, 1000, 1326] {
+        assert_eq!(blake2s_256(&msg[..cut], &msg[cut..]), whole, "cut {cut}");
+    }
+}
+
+/// RFC 8439 A.1 test vector #2 (all-zero key and nonce, block counter 1): keystream bytes
+/// 64..96, in one call and split across calls at odd offsets (the keystream is continuous).
+#[test]
+fn chacha20_rfc8439_a1_2() {
+    let expect: [u8; 32] = [
+        0x9f, 0x07, 0xe7, 0xbe, 0x55, 0x51, 0x38, 0x7a, 0x98, 0xba, 0x97, 0x7c, 0x73, 0x2d, 0x08,
+        0x0d, 0xcb, 0x0f, 0x29, 0xa0, 0x48, 0xe3, 0x65, 0x69, 0x12, 0xc6, 0x53, 0x3e, 0x32, 0xee,
+        0x7a, 0xed,
+    ];
+    for cut in [0, 1, 63, 64, 65, 95, 96] {
+        let mut buf = [0u8; 96];
+        let (a, b) = buf.split_at_mut(cut);
+        let mut c = ChaCha20::new(&[0; 32], &[0; 12]);
+        c.apply(a);
+        c.apply(b);
+        assert_eq!(buf[64..], expect, "cut {cut}");
+    }
+}
+
+/// A chunk-sized keystream (many 4-block groups, a ragged tail) equals the `chacha20` crate's,
+/// however the calls split it: groups, single blocks, the kept partial block.
+#[test]
+fn chacha20_long_and_split_match_reference() {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let key: [u8; 32] = core::array::from_fn(|i| (i * 3 + 1) as u8);
+    let nonce: [u8; 12] = core::array::from_fn(|i| (i * 5 + 2) as u8);
+    let mut want = [0u8; 1316];
+    chacha20::ChaCha20::new(&key.into(), &nonce.into()).apply_keystream(&mut want);
+    for cuts in [
+        [0, 0],
+        [1, 2],
+        [63, 64],
+        [64, 320],
+        [100, 700],
+        [255, 1315],
+        [1316, 1316],
+    ] {
+        let mut got = [0u8; 1316];
+        let mut c = ChaCha20::new(&key, &nonce);
+        let (a, rest) = got.split_at_mut(cuts[0]);
+        let (b, d) = rest.split_at_mut(cuts[1] - cuts[0]);
+        c.apply(a);
+        c.apply(b);
+        c.apply(d);
+        assert_eq!(got, want, "cuts {cuts:?}");
+    }
+}
+
+/// RFC 8032 §7.1 TEST 2 (one-byte message 0x72): verifies; any flipped bit in message or
+/// signature does not; a weak (small-order) or undecodable key is refused.
+#[test]
+fn ed25519_rfc8032_test2() {
+    let pk = [
+        0x3d, 0x40, 0x17, 0xc3, 0xe8, 0x43, 0x89, 0x5a, 0x92, 0xb7, 0x0a, 0xa7, 0x4d, 0x1b, 0x7e,
+        0xbc, 0x9c, 0x98, 0x2c, 0xcf, 0x2e, 0xc4, 0x96, 0x8c, 0xc0, 0xcd, 0x55, 0xf1, 0x2a, 0xf4,
+        0x66, 0x0c,
+    ];
+    let sig = [
+        0x92, 0xa0, 0x09, 0xa9, 0xf0, 0xd4, 0xca, 0xb8, 0x72, 0x0e, 0x82, 0x0b, 0x5f, 0x64, 0x25,
+        0x40, 0xa2, 0xb2, 0x7b, 0x54, 0x16, 0x50, 0x3f, 0x8f, 0xb3, 0x76, 0x22, 0x23, 0xeb, 0xdb,
+        0x69, 0xda, 0x08, 0x5a, 0xc1, 0xe4, 0x3e, 0x15, 0x99, 0x6e, 0x45, 0x8f, 0x36, 0x13, 0xd0,
+        0xf1, 0x1d, 0x8c, 0x38, 0x7b, 0x2e, 0xae, 0xb4, 0x30, 0x2a, 0xee, 0xb0, 0x0d, 0x29, 0x16,
+        0x12, 0xbb, 0x0c, 0x00,
+    ];
+    let key = Ed25519PublicKey::from_bytes(&pk).unwrap();
+    assert!(key.verify(&[0x72], &sig));
+    assert!(!key.verify(&[0x73], &sig));
+    assert!(!key.verify(&[], &sig));
+    for bit in [0, 7, 255, 256, 511] {
+        let mut bad = sig;
+        bad[bit / 8] ^= 1 << (bit % 8);
+        assert!(!key.verify(&[0x72], &bad), "bit {bit}");
+    }
+    // y = 0 decodes to a point of order 4: weak.
+    assert!(Ed25519PublicKey::from_bytes(&[0; 32]).is_none());
+    // y = 2 is not on the curve (x² would be a non-square).
+    let mut off = [0u8; 32];
+    off[0] = 2;
+    assert!(Ed25519PublicKey::from_bytes(&off).is_none());
+}
+
+/// The batch digests equal one-at-a-time digests, for mixed lengths (empty, under a block, a
+/// chunk), more messages than one group, and `out` shorter than `msgs`.
+#[test]
+fn blake2s_many_matches_single() {
+    let mut body = [0u8; 1316];
+    for (i, b) in body.iter_mut().enumerate() {
+        *b = (i * 13 + 5) as u8;
+    }
+    let heads: [[u8; 10]; 19] = core::array::from_fn(|i| [i as u8; 10]);
+    let lens = [
+        1316, 1316, 0, 1, 54, 55, 64, 1316, 1000, 1316, 1316, 1316, 7, 1316, 1316, 1316, 1316, 200,
+        1316,
+    ];
+    let msgs: [(&[u8], &[u8]); 19] = core::array::from_fn(|i| (&heads[i][..], &body[..lens[i]]));
+    let mut out = [[0u8; 32]; 19];
+    let mut many = Blake2sMany::new();
+    many.hash(&msgs, &mut out);
+    for (i, (h, b)) in msgs.iter().enumerate() {
+        assert_eq!(out[i], blake2s_256(h, b), "message {i}");
+    }
+    // Over MANY_COPY_MAX: the in-place path, same digests.
+    let long = [0x5Au8; MANY_COPY_MAX + 1];
+    let mixed: [(&[u8], &[u8]); 3] = [(b"h", &long[..]), (b"", &body[..]), (b"x", b"y")];
+    let mut out3 = [[0u8; 32]; 3];
+    many.hash(&mixed, &mut out3);
+    for (i, (h, b)) in mixed.iter().enumerate() {
+        assert_eq!(out3[i], blake2s_256(h, b), "mixed {i}");
+    }
+    // `out` longer than `msgs`: the extra entries stay as they were (in both paths).
+    let mut long_out = [[0xBBu8; 32]; 12];
+    many.hash(&msgs[..5], &mut long_out);
+    assert_eq!(long_out[..5], out[..5]);
+    assert!(long_out[5..].iter().all(|o| *o == [0xBB; 32]));
+    let mut long_out = [[0xBBu8; 32]; 12];
+    many.hash(&mixed, &mut long_out);
+    assert_eq!(long_out[..3], out3);
+    assert!(long_out[3..].iter().all(|o| *o == [0xBB; 32]));
+    let mut short = [[0xAAu8; 32]; 3];
+    many.hash(&msgs, &mut short[..2]);
+    assert_eq!(short[..2], out[..2]);
+    assert_eq!(short[2], [0xAA; 32]);
+}
