@@ -6,9 +6,13 @@
 //! (`private`, `direct`), `greeted` for a partnership formed without an introduction (both sides
 //! reachable), or `relay` when none formed (each box is then fed by the others and the root).
 //!
+//! The symmetric box reaches the masquerade (cone) boxes by the birthday sweep
+//! (`tvmesh_core::nat::birthday`): it sprays 256 ports, they sweep its IP.
+//!
 //! At the same time a *relay cell* runs on its own channel and ports: two masquerade boxes and,
-//! joining later, the symmetric box, which can reach neither (endpoint-dependent mapping against
-//! port-dependent filtering): it must be fed by the root's relay (`bytes_relayed`).
+//! joining later, the symmetric box with `--spray-ports 0`, which can then reach neither
+//! (endpoint-dependent mapping against port-dependent filtering, no spray): it must be fed by the
+//! root's relay (`bytes_relayed`).
 
 use super::{ns_cmd, BoxSpec, Proc, BOXES};
 use std::process::Stdio;
@@ -39,8 +43,19 @@ fn status(b: &str, http: &str) -> Option<serde_json::Value> {
     serde_json::from_slice(&o.stdout).ok()
 }
 
-/// Starts `tvmeshd peer` in box `b`'s namespace on `channel`, UDP `port`, status on `http`.
-fn spawn(bin: &str, root: &str, channel: &str, b: &str, port: u16, http: &str, log: &str) -> Proc {
+/// Starts `tvmeshd peer` in box `b`'s namespace on `channel`, UDP `port`, status on `http`, with
+/// `extra` flags.
+#[allow(clippy::too_many_arguments)]
+fn spawn(
+    bin: &str,
+    root: &str,
+    channel: &str,
+    b: &str,
+    port: u16,
+    http: &str,
+    log: &str,
+    extra: &[&str],
+) -> Proc {
     let log = std::fs::File::create(log).expect("box log file");
     let c = ns_cmd(b, bin)
         .args([
@@ -53,6 +68,7 @@ fn spawn(bin: &str, root: &str, channel: &str, b: &str, port: u16, http: &str, l
             "no",
         ])
         .args(["--listen", &format!("0.0.0.0:{port}"), "--http", http])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(log)
@@ -91,7 +107,7 @@ pub fn run(
         .iter()
         .map(|b| {
             let log = format!("{logs}/nat-lab-mesh-{}.log", b.name);
-            spawn(bin, root, channel, b.name, 4000, http, &log)
+            spawn(bin, root, channel, b.name, 4000, http, &log, &[])
         })
         .collect();
     let relay_log = |b: &str| format!("{logs}/nat-lab-relay-{b}.log");
@@ -104,6 +120,7 @@ pub fn run(
             RELAY_PORT,
             RELAY_HTTP,
             &relay_log(b),
+            &[],
         ));
     }
     let t = Instant::now();
@@ -119,6 +136,8 @@ pub fn run(
         RELAY_PORT,
         RELAY_HTTP,
         &relay_log(late),
+        // No birthday spray: the symmetric box stays out of its cone peers' reach.
+        &["--spray-ports", "0"],
     ));
     while t.elapsed() < play {
         std::thread::sleep(Duration::from_millis(250));

@@ -19,6 +19,8 @@
 //! Blocking work (DNS for `stun_server`, a connect() to learn the local IP) happens only when a
 //! run starts, never per datagram.
 
+pub mod spray;
+
 use crate::status::PathStatus;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;

@@ -3,20 +3,28 @@
 //! - `tvmeshd stun-probe --server HOST:PORT [--alt HOST:PORT] [--bind ADDR:PORT] [--rto-ms N]
 //!   [--tries N] [--no-pad]`: RFC 5780 NAT classification ([`tvmesh_core::nat::classify`]).
 //! - `tvmeshd punch-probe --server HOST:PORT --session N [--bind ADDR:PORT] [--deadline-ms N]
-//!   [--continuity N]`: learns its public address from the STUN server, prints
-//!   `cand PUBLIC PRIVATE`, reads `peer PUBLIC PRIVATE|-` from stdin (the introduction), runs a
-//!   [`tvmesh_core::nat::Punch`] and, once connected, sends `continuity` probes 50 ms apart over
-//!   the chosen path, counting the answers. Used by the NAT lab (`tests/nat_lab.rs`).
+//!   [--continuity N] [--nat TYPE] [--spray-ports N]`: learns its public address from the STUN
+//!   server, prints `cand PUBLIC PRIVATE`, reads `peer PUBLIC PRIVATE|- [TYPE]` from stdin (the
+//!   introduction), runs a [`tvmesh_core::nat::Punch`] and, once connected, sends `continuity`
+//!   probes 50 ms apart over the chosen path, counting the answers. With both NAT types given
+//!   (`open`, `full-cone`, `cone`, `symmetric`) a cone ↔ symmetric pair runs the birthday punch
+//!   ([`tvmesh_core::nat::birthday`]; the hard side sprays through
+//!   [`crate::nat_box::spray::Spray`], at most `spray-ports` sockets, default 256). Used by the
+//!   NAT lab (`tests/nat_lab.rs`).
 //!
 //! Invariants: every wait is bounded (the classifier's own retransmit bound; punch-probe stops at
 //! deadline + continuity time + 1 s); bad flags exit with status 2 naming the flag and value.
 
+use crate::nat_box::spray::Spray;
+use crate::reactor::Reactor;
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::time::Duration;
+use tvmesh_core::nat::birthday::{self, BirthdayConfig, Role};
 use tvmesh_core::nat::punch::{CandKind, Probe};
+use tvmesh_core::nat::report::NatCode;
 use tvmesh_core::nat::{Classifier, ClassifyConfig, Introduce, Punch, PunchConfig, PunchEvent};
 use tvmesh_core::stun::{Builder, Class, Stun};
 use tvmesh_core::time::Instant;
@@ -117,6 +125,18 @@ fn socket(bind: SocketAddr, server: SocketAddr) -> io::Result<(UdpSocket, Socket
     let local = crate::nat_box::local_toward(bound, server)
         .ok_or_else(|| io::Error::other(format!("no route to {server}")))?;
     Ok((sock, local))
+}
+
+/// A NAT type name as `punch-probe` takes it.
+fn nat_code(name: &str) -> Option<NatCode> {
+    Some(match name {
+        "unknown" => NatCode::Unknown,
+        "open" => NatCode::Open,
+        "full-cone" => NatCode::FullCone,
+        "cone" | "port-restricted-cone" | "restricted-cone" => NatCode::Cone,
+        "symmetric" => NatCode::Symmetric,
+        _ => return None,
+    })
 }
 
 fn unspecified(server: SocketAddr) -> SocketAddr {
@@ -222,8 +242,22 @@ fn binding(sock: &UdpSocket, server: SocketAddr) -> io::Result<SocketAddr> {
 fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
     let f = Flags::parse(
         args,
-        &["server", "session", "bind", "deadline-ms", "continuity"],
+        &[
+            "server",
+            "session",
+            "bind",
+            "deadline-ms",
+            "continuity",
+            "nat",
+            "spray-ports",
+        ],
     )?;
+    let own_nat = nat_code(f.0.get("nat").map_or("unknown", String::as_str)).ok_or_else(|| {
+        ProbeError::Usage(
+            "field `nat`: expected open, full-cone, cone, symmetric or unknown".into(),
+        )
+    })?;
+    let ports = f.num("spray-ports", 256, 0, 1024)? as u16;
     let server = required(&f, "server")?;
     let session = f.num("session", 0, 1, u64::from(u32::MAX))? as u32;
     let deadline = Duration::from_millis(f.num("deadline-ms", 3000, 100, 30_000)?);
@@ -237,7 +271,7 @@ fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
     io::stdin().lock().read_line(&mut line)?;
     let bad = || {
         ProbeError::Usage(format!(
-            "introduction `{}`: expected `peer PUBLIC PRIVATE|-`",
+            "introduction `{}`: expected `peer PUBLIC PRIVATE|- [NAT]`",
             line.trim()
         ))
     };
@@ -254,6 +288,7 @@ fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
         } else {
             Some(q.parse().map_err(|_| bad())?)
         },
+        nat: nat_code(w.next().unwrap_or("unknown")).ok_or_else(bad)?,
     };
     let clock = Clock(std::time::Instant::now());
     let cfg = PunchConfig {
@@ -261,6 +296,22 @@ fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
         ..PunchConfig::default()
     };
     let mut punch = Punch::new(clock.now(), &intro, cfg);
+    let bcfg = BirthdayConfig {
+        ports,
+        ..BirthdayConfig::default()
+    };
+    let role = birthday::role(own_nat, intro.nat);
+    punch.birthday(role, &bcfg, tvmesh_seed() ^ u64::from(session));
+    let deadline = if punch.role() == Role::Plain {
+        deadline
+    } else {
+        deadline.max(bcfg.deadline)
+    };
+    let mut spray = Spray::new(ports);
+    let mut ready = Vec::with_capacity(64);
+    let mut reactor = Reactor::new(64)?;
+    sock.set_nonblocking(true)?;
+    reactor.add(&sock, 0, true, false)?;
     let default_ttl = sock.ttl()?;
     let end = Instant::ZERO
         + deadline
@@ -274,9 +325,14 @@ fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
         if now >= end {
             break;
         }
+        while let Some(r) = punch.poll_spray() {
+            spray.open(now, &reactor, &r);
+        }
         while let Some(t) = punch.poll_transmit(now, &mut tx) {
-            let _ = sock.set_ttl(punch.ttl().map_or(default_ttl, u32::from));
-            let _ = sock.send_to(&tx[..t.len], t.dst);
+            if !spray.send(now, t.dst, &tx[..t.len]) {
+                let _ = sock.set_ttl(punch.ttl().map_or(default_ttl, u32::from));
+                let _ = sock.send_to(&tx[..t.len], t.dst);
+            }
         }
         while let Some(e) = punch.poll_event() {
             if outcome.is_none() {
@@ -295,7 +351,9 @@ fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
                     cand: 0xFF,
                 };
                 if let Ok(n) = p.encode(&mut tx) {
-                    let _ = sock.send_to(&tx[..n], path);
+                    if !spray.send(now, path, &tx[..n]) {
+                        let _ = sock.send_to(&tx[..n], path);
+                    }
                 }
                 sent += 1;
                 next_c = Some(now + Duration::from_millis(50));
@@ -305,17 +363,33 @@ fn punch_probe(args: &[String]) -> Result<(), ProbeError> {
         if let Some(t) = next_c.filter(|_| sent < continuity) {
             wake = wake.min(t);
         }
-        sock.set_read_timeout(Some(
-            wake.saturating_since(now).max(Duration::from_millis(1)),
-        ))?;
-        if let Ok((n, from)) = sock.recv_from(&mut rx) {
-            if let Ok(p) = Probe::parse(&rx[..n]) {
+        if let Some(t) = spray.poll_timeout() {
+            wake = wake.min(t);
+        }
+        ready.clear();
+        ready.extend_from_slice(reactor.wait(now, Some(wake))?);
+        let mut take = |from: SocketAddr, d: &[u8]| {
+            if let Ok(p) = Probe::parse(d) {
                 if p.ack && p.session == session && p.seq >= 0x8000 {
                     acked += 1;
                 }
             }
-            punch.handle_datagram(clock.now(), from, &rx[..n]);
+            punch.handle_datagram(clock.now(), from, d);
+        };
+        for r in &ready {
+            if r.token == 0 {
+                // Bounded: one socket buffer's worth at most per wake-up.
+                for _ in 0..64 {
+                    let Ok((n, from)) = sock.recv_from(&mut rx) else {
+                        break;
+                    };
+                    take(from, &rx[..n]);
+                }
+            } else if spray.owns(r.token) {
+                spray.on_readable(clock.now(), r.token, &mut rx, &mut take);
+            }
         }
+        spray.handle_timeout(clock.now(), &reactor);
         punch.handle_timeout(clock.now());
     }
     let kind = |k: CandKind| match k {

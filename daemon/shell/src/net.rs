@@ -114,20 +114,31 @@ impl Udp {
     }
 
     /// Receives up to [`RECV_BATCH`] datagrams, calling `f` for each.
-    pub fn recv_batch(&self, buf: &mut [u8], mut f: impl FnMut(SocketAddr, &[u8])) {
-        for _ in 0..RECV_BATCH {
-            match self.sock.recv_from(buf) {
-                Ok((n, from)) => f(from, &buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                // ECONNREFUSED and friends from earlier sends: keep reading.
-                Err(e)
-                    if e.kind() == ErrorKind::Interrupted
-                        || e.kind() == ErrorKind::ConnectionRefused =>
-                {
-                    continue
-                }
-                Err(_) => return,
+    pub fn recv_batch(&self, buf: &mut [u8], f: impl FnMut(SocketAddr, &[u8])) {
+        recv_each(&self.sock, buf, RECV_BATCH, f);
+    }
+}
+
+/// Receives up to `max` datagrams from a non-blocking `sock`, calling `f` for each; stops when
+/// the socket is empty or fails.
+pub fn recv_each(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    max: usize,
+    mut f: impl FnMut(SocketAddr, &[u8]),
+) {
+    for _ in 0..max {
+        match sock.recv_from(buf) {
+            Ok((n, from)) => f(from, &buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            // ECONNREFUSED and friends from earlier sends: keep reading.
+            Err(e)
+                if e.kind() == ErrorKind::Interrupted
+                    || e.kind() == ErrorKind::ConnectionRefused =>
+            {
+                continue
             }
+            Err(_) => return,
         }
     }
 }

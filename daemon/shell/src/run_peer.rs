@@ -87,6 +87,8 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
     // Hole punching: the host address goes to the root; punch openers need a per-datagram TTL.
     let private = crate::nat_box::local_toward(bound, p.root);
     let mut ttl = crate::nat_box::TtlSwitch::new(&udp.sock)?;
+    // Birthday punches (hard side): extra sockets, and the peers routed through them.
+    let mut spray = crate::nat_box::spray::Spray::new(cfg.nat.spray_ports);
     let mut sink = BoxSink::open(
         cfg.viewer.dvb.as_ref(),
         cfg.viewer.amstream,
@@ -135,6 +137,7 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         }
         let mut deadline = earliest(peer.poll_timeout(), Some(now + MAX_SLEEP));
         deadline = earliest(deadline, nat.poll_timeout());
+        deadline = earliest(deadline, spray.poll_timeout());
         deadline = earliest(deadline, zap.poll_timeout());
         deadline = earliest(deadline, pre.poll_timeout());
         if let Some(s) = &sink {
@@ -164,6 +167,11 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
                     }
                 }
                 TOKEN_SINK => {}
+                t if spray.owns(t) => spray.on_readable(now, t, &mut buf, |from, d| {
+                    if kind(d) != Kind::Stun {
+                        peer.handle_datagram(now, from, d);
+                    }
+                }),
                 t if zap.owns(t) => zap.on_ready(now, &reactor, t),
                 t if pre.owns(t) => pre.on_readable(now, t, &mut buf),
                 t => {
@@ -176,6 +184,11 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
         peer.handle_timeout(now);
         nat.handle_timeout(now);
         peer.set_nat(nat.code(), private);
+        peer.set_spray_ports(cfg.nat.spray_ports);
+        while let Some(r) = peer.poll_spray() {
+            spray.open(now, &reactor, &r);
+        }
+        spray.handle_timeout(now, &reactor);
         zap.handle_timeout(now, &reactor);
         pre.handle_timeout(now);
         if zap.take_replan() {
@@ -248,7 +261,13 @@ pub fn run(cfg: &Config, p: &PeerRun<'_>, seed: u64) -> io::Result<()> {
             {
                 return ttl.set(None).then_some(t);
             }
-            let t = peer.poll_transmit(now, buf)?;
+            // Peers reached through a spray socket are sent to through it.
+            let t = loop {
+                let t = peer.poll_transmit(now, buf)?;
+                if !spray.send(now, t.dst, &buf[..t.len]) {
+                    break t;
+                }
+            };
             ttl.set(peer.transmit_ttl()).then_some(t)
         })?;
         ttl.set(None);

@@ -15,17 +15,28 @@
 //!
 //! | type | name      | body |
 //! |------|-----------|------|
-//! | 0x20 | INTRODUCE | session u32, peer_id u32, public addr, private addr (family 0 = none) |
+//! | 0x20 | INTRODUCE | session u32, peer_id u32, public addr, private addr (family 0 = none), peer's NAT u8 (optional, [`NatCode`]) |
 //! | 0x21 | PUNCH     | session u32, seq u16, cand u8 |
 //! | 0x22 | PUNCH_ACK | session u32, seq u16, cand u8 (echoed) |
 //!
 //! An addr is `family u8 (4/6), address 4/16, port u16`.
 //!
+//! Roles ([`super::birthday`]): when the INTRODUCE's NAT byte and the box's own NAT make it the
+//! easy or hard side of a cone ↔ symmetric pair ([`Punch::birthday`]), the easy side also sweeps
+//! the peer's ports and takes an ACK to a sweep probe from any port of the peer's IP; the hard
+//! side asks its shell once ([`Punch::poll_spray`]) to spray extra ports and sends its plain
+//! probes at the opener TTL. Both then wait the longer birthday deadline. A box that lets anyone
+//! in, introduced to a NATed one, probes only after the peer's first PUNCH arrived (it answers
+//! at once, as always).
+//!
 //! Invariants: at most [`MAX_CANDS`] candidates and [`MAX_ACKS`] queued ACKs (more are dropped,
 //! the peer retries); probes stop at the deadline, so a session sends at most
-//! `deadline / interval × MAX_CANDS` probes before keepalives; only datagrams carrying the
+//! `deadline / interval × MAX_CANDS` probes before keepalives, plus an easy side's sweep of at
+//! most `BirthdayConfig::probes`; only datagrams carrying the
 //! session nonce change state. Parsing checks every length; no allocation.
 
+use super::birthday::{BirthdayConfig, Role, SprayRequest, Sweep, SPRAY_CAND, SWEEP_CAND};
+use super::report::NatCode;
 use crate::time::Instant;
 use crate::wire::MAGIC;
 use crate::Transmit;
@@ -69,6 +80,8 @@ pub struct Introduce {
     pub public: SocketAddr,
     /// The other box's private (host) address, if it reported one.
     pub private: Option<SocketAddr>,
+    /// The other box's NAT as it reported it (`Unknown` when the root sent none).
+    pub nat: NatCode,
 }
 
 /// PUNCH or PUNCH_ACK.
@@ -153,7 +166,8 @@ impl Introduce {
             Some(self.public),
         )?;
         n += put_addr(buf.get_mut(n..).ok_or(PunchError::Buffer)?, self.private)?;
-        Ok(n)
+        *buf.get_mut(n).ok_or(PunchError::Buffer)? = self.nat.code();
+        Ok(n + 1)
     }
 
     /// Parses a whole INTRODUCE datagram.
@@ -163,12 +177,16 @@ impl Introduce {
         }
         let b = d.get(4..12).ok_or(PunchError::Truncated)?;
         let (public, n) = get_addr(&d[12..])?;
-        let (private, _) = get_addr(&d[12 + n..])?;
+        let (private, m) = get_addr(&d[12 + n..])?;
         Ok(Introduce {
             session: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
             peer_id: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
             public: public.ok_or(PunchError::Family)?,
             private,
+            // Absent in an older root's INTRODUCE.
+            nat: d
+                .get(12 + n + m)
+                .map_or(NatCode::Unknown, |&c| NatCode::from_code(c)),
         })
     }
 }
@@ -287,6 +305,10 @@ pub struct Punch {
     last_heard: Instant,
     event: Option<PunchEvent>,
     ttl: Option<u8>,
+    role: Role,
+    heard: bool,
+    sweep: Option<Sweep>,
+    spray: Option<SprayRequest>,
 }
 
 impl Punch {
@@ -312,7 +334,71 @@ impl Punch {
             last_heard: now,
             event: None,
             ttl: None,
+            role: Role::Plain,
+            heard: false,
+            sweep: None,
+            spray: None,
         }
+    }
+
+    /// Sets the box's part ([`super::birthday::Role`]): the easy side sweeps the peer's public
+    /// IP with ports drawn from `seed`; the hard side probes at the opener TTL only and asks for
+    /// a spray of `cfg.ports` sockets (with 0 it becomes passive); a passive side waits for the
+    /// peer's first PUNCH. Call right after [`Punch::new`].
+    pub fn birthday(&mut self, role: Role, cfg: &BirthdayConfig, seed: u64) {
+        let Some((public, _)) = self.cands[0] else {
+            return;
+        };
+        match role {
+            Role::Plain => return,
+            Role::Passive => {
+                self.role = role;
+                return;
+            }
+            Role::Easy => self.sweep = Some(Sweep::new(self.started, public.ip(), cfg, seed)),
+            // No spray: nothing of ours can get through the cone's filter, and a mapping we
+            // made toward it could be hit by its sweep only by chance (≈ 3 %): wait, as a
+            // passive side does, and answer what comes.
+            Role::Hard if cfg.ports == 0 => {
+                self.role = Role::Passive;
+                return;
+            }
+            Role::Hard => {
+                let mut probe = [0u8; Probe::LEN];
+                let p = Probe {
+                    ack: false,
+                    session: self.session,
+                    seq: 0,
+                    cand: SPRAY_CAND,
+                };
+                if p.encode(&mut probe).is_err() {
+                    return;
+                }
+                self.spray = Some(SprayRequest {
+                    dst: public,
+                    ports: cfg.ports,
+                    ttl: self.cfg.open_ttl,
+                    probe,
+                });
+            }
+        }
+        self.role = role;
+        self.cfg.deadline = self.cfg.deadline.max(cfg.deadline);
+    }
+
+    /// The birthday role in effect.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Sweep probes sent so far (easy side).
+    pub fn swept(&self) -> u16 {
+        self.sweep.as_ref().map_or(0, |s| s.sent)
+    }
+
+    /// The hard side's spray request, once.
+    pub fn poll_spray(&mut self) -> Option<SprayRequest> {
+        self.spray.take()
     }
 
     /// The selected peer address once connected.
@@ -330,11 +416,20 @@ impl Punch {
             return false;
         }
         self.last_heard = now;
+        if !self.heard && self.role == Role::Passive {
+            // The peer's NAT is open toward us now: probe back at once.
+            self.next_probe = now;
+        }
+        self.heard = true;
         let known = self
             .cands
             .iter()
             .position(|c| c.is_some_and(|c| c.0 == from));
         if !p.ack {
+            if p.cand == SWEEP_CAND && self.role == Role::Hard && self.state == State::Probing {
+                // A sweep probe got through a sprayed port: probe back (through it) at once.
+                self.next_probe = now;
+            }
             if let Some(slot) = self.acks.iter_mut().find(|a| a.is_none()) {
                 *slot = Some((from, Probe { ack: true, ..p }));
             }
@@ -347,7 +442,9 @@ impl Punch {
             }
             return true;
         }
-        let Some(i) = known else { return true };
+        let Some(i) = known.or_else(|| self.sweep_hit(from, &p)) else {
+            return true;
+        };
         let private = self.cands[i].is_some_and(|c| c.1 == CandKind::Private);
         let private_pending = self
             .cands
@@ -367,7 +464,30 @@ impl Punch {
         true
     }
 
+    /// An ACK to a sweep probe from a port of the peer's IP not yet known: the candidate slot
+    /// it now fills (the last one if all are taken).
+    fn sweep_hit(&mut self, from: SocketAddr, p: &Probe) -> Option<usize> {
+        let public = self.cands[0]?.0;
+        if self.sweep.is_none()
+            || p.cand != SWEEP_CAND
+            || from.ip() != public.ip()
+            || !matches!(self.state, State::Probing)
+        {
+            return None;
+        }
+        let i = self
+            .cands
+            .iter()
+            .position(|c| c.is_none())
+            .unwrap_or(MAX_CANDS - 1);
+        self.cands[i] = Some((from, CandKind::Reflexive));
+        Some(i)
+    }
+
     fn connect(&mut self, now: Instant, pick: usize) {
+        if let Some(s) = self.sweep.as_mut() {
+            s.stop();
+        }
         self.state = State::Connected { pick };
         self.next_probe = now + self.cfg.keepalive;
         if let Some((addr, kind)) = self.cands[pick] {
@@ -383,6 +503,9 @@ impl Punch {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::Probing if now >= self.started + self.cfg.deadline => {
+                if let Some(s) = self.sweep.as_mut() {
+                    s.stop();
+                }
                 self.state = State::Done;
                 self.event = Some(PunchEvent::Failed);
             }
@@ -409,11 +532,18 @@ impl Punch {
             let len = p.encode(buf).ok()?;
             return Some(Transmit { dst, len });
         }
+        if let Some(t) = self.poll_sweep(now, buf) {
+            return Some(t);
+        }
         if now < self.next_probe {
             return None;
         }
         let dst = match self.state {
             State::Probing | State::Settling { .. } => {
+                if self.role == Role::Passive && !self.heard {
+                    self.next_probe = now + self.cfg.interval;
+                    return None;
+                }
                 while self.cursor < MAX_CANDS && self.cands[self.cursor].is_none() {
                     self.cursor += 1;
                 }
@@ -433,7 +563,12 @@ impl Punch {
             State::Done => return None,
         };
         let (addr, kind) = self.cands[dst]?;
-        if self.seq == 0 && kind == CandKind::Public {
+        let opener = match self.role {
+            Role::Hard => true,
+            Role::Passive => false,
+            _ => self.seq == 0,
+        };
+        if opener && kind == CandKind::Public {
             self.ttl = self.cfg.open_ttl;
         }
         let p = Probe {
@@ -446,6 +581,22 @@ impl Punch {
         Some(Transmit { dst: addr, len })
     }
 
+    /// The easy side's next sweep probe, if one is due.
+    fn poll_sweep(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if !matches!(self.state, State::Probing | State::Settling { .. }) {
+            return None;
+        }
+        let dst = self.sweep.as_mut()?.poll(now)?;
+        let p = Probe {
+            ack: false,
+            session: self.session,
+            seq: self.seq,
+            cand: SWEEP_CAND,
+        };
+        let len = p.encode(buf).ok()?;
+        Some(Transmit { dst, len })
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<PunchEvent> {
         self.event.take()
@@ -454,14 +605,27 @@ impl Punch {
     /// When to call `handle_timeout` / `poll_transmit` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Probing => Some(self.next_probe.min(self.started + self.cfg.deadline)),
-            State::Settling { until, .. } => Some(self.next_probe.min(until)),
+            State::Probing => Some(
+                self.next_probe
+                    .min(self.started + self.cfg.deadline)
+                    .min(self.sweep_due()),
+            ),
+            State::Settling { until, .. } => Some(self.next_probe.min(until).min(self.sweep_due())),
             State::Connected { .. } => Some(
                 self.next_probe
                     .min(self.last_heard + self.cfg.keepalive * 3),
             ),
             State::Done => None,
         }
+    }
+}
+
+impl Punch {
+    fn sweep_due(&self) -> Instant {
+        self.sweep
+            .as_ref()
+            .and_then(Sweep::poll_timeout)
+            .unwrap_or(self.next_probe)
     }
 }
 

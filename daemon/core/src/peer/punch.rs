@@ -9,7 +9,12 @@
 //! the shell sends each datagram with [`Peer::transmit_ttl`]). When the punch connects, the box
 //! greets the peer (HELLO) at the address that answered, so the partnership is an ordinary one
 //! from then on; the punch session stays to keep the mapping open (a PUNCH every 25 s at most,
-//! besides the partners' own buffer maps every `map_interval`). A punch that fails leaves the box
+//! besides the partners' own buffer maps every `map_interval`). When the INTRODUCE's NAT byte and
+//! the box's own NAT make it one side of a cone ↔ symmetric pair, the session is a birthday punch
+//! ([`crate::nat::birthday`]): an easy side sweeps the peer's ports from the data socket; a hard
+//! side (only if the shell said it can open [`Peer::set_spray_ports`] sockets) hands the shell a
+//! [`SprayRequest`] ([`Peer::poll_spray`]) and the shell routes the peer's traffic through the
+//! socket that got the answer. A punch that fails leaves the box
 //! to the peers that can reach it and the root (the relay, `root/relay.rs`: the root's SUBACK
 //! marks relayed substreams, whose bytes the box counts in [`Peer::bytes_relayed`]).
 //!
@@ -21,6 +26,7 @@
 
 use super::partner::Partner;
 use super::*;
+use crate::nat::birthday::{self, BirthdayConfig, SprayRequest};
 use crate::nat::punch::{
     CandKind, Introduce, Punch, PunchConfig, PunchEvent, TYPE_INTRODUCE, TYPE_PUNCH, TYPE_PUNCH_ACK,
 };
@@ -86,6 +92,7 @@ pub struct Punches {
     reported: Option<(u32, Instant)>,
     ttl: Option<u8>,
     cursor: usize,
+    spray_ports: u16,
     /// Introductions taken.
     pub intros: u64,
     /// Substreams the root relays to us (its last SUBACK, bits 4–7 of `accepted`).
@@ -104,6 +111,7 @@ impl Punches {
             reported: None,
             ttl: None,
             cursor: 0,
+            spray_ports: 0,
             intros: 0,
             relayed: 0,
             bytes_relayed: 0,
@@ -133,6 +141,22 @@ impl Peer {
             self.nat.private = private;
             self.nat.reported = None;
         }
+    }
+
+    /// How many extra sockets the shell opens for a birthday punch on the hard side (0, the
+    /// default: the box never sprays, and as a hard side punches the plain way).
+    pub fn set_spray_ports(&mut self, ports: u16) {
+        self.nat.spray_ports = ports;
+    }
+
+    /// The next spray the shell must do for a birthday punch (hard side; see
+    /// [`crate::nat::birthday`]).
+    pub fn poll_spray(&mut self) -> Option<SprayRequest> {
+        self.nat
+            .slots
+            .iter_mut()
+            .flatten()
+            .find_map(|s| s.punch.poll_spray())
     }
 
     /// The TTL the datagram last returned by [`Peer::poll_transmit`] must be sent with (`None`:
@@ -217,8 +241,15 @@ impl Peer {
             return;
         };
         self.nat.intros += 1;
+        let mut punch = Punch::new(now, i, PunchConfig::default());
+        let bcfg = BirthdayConfig {
+            ports: self.nat.spray_ports,
+            ..BirthdayConfig::default()
+        };
+        let seed = self.rng.next_u64();
+        punch.birthday(birthday::role(self.nat.nat, i.nat), &bcfg, seed);
         self.nat.slots[k] = Some(Slot {
-            punch: Punch::new(now, i, PunchConfig::default()),
+            punch,
             session: i.session,
             info: PunchInfo {
                 peer: i.public,

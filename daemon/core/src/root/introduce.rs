@@ -11,6 +11,10 @@
 //!   NATed and not a full cone: both get an INTRODUCE ([`crate::nat::punch::Introduce`]) with one
 //!   session nonce and the other's public address, plus its private one when both sit behind the
 //!   same public IP (same NAT: they talk over the LAN). Same-IP pairs are introduced first.
+//!   A box whose REPORT has no NAT type yet (its classification takes a few seconds) is
+//!   introduced once it has one, or [`CLASSIFY_WAIT`] after its first REPORT: the INTRODUCE
+//!   carries the peer's type, from which a cone ↔ symmetric pair picks the birthday punch
+//!   ([`crate::nat::birthday`]).
 //!
 //! No amplification: INTRODUCE goes only to sessions that echoed their token from their address
 //! (validated), and names only such addresses; a REPORT (≥ 10 bytes) is never answered. Each
@@ -36,6 +40,9 @@ pub const SCAN_EVERY: Duration = Duration::from_millis(250);
 pub const PAIRS_PER_SCAN: usize = 8;
 /// INTRODUCE datagrams waiting to be sent.
 pub const QUEUE_CAP: usize = 64;
+/// How long a box that reports no NAT type yet waits to be introduced (the box's classifier is
+/// bounded by 8.75 s; a box that only asks a plain STUN server never learns its type).
+pub const CLASSIFY_WAIT: Duration = Duration::from_secs(10);
 
 /// The REPORT message type, for the datagram dispatch.
 pub const REPORT: u8 = TYPE_REPORT;
@@ -51,6 +58,8 @@ pub(super) struct BoxNat {
     n: usize,
     /// Substreams the root relays to it (`relay.rs`).
     pub(super) relay: u8,
+    /// When its first REPORT came.
+    since: Instant,
 }
 
 /// Introducer counters.
@@ -131,6 +140,7 @@ impl Root {
                     intros: [0; MAX_INTROS],
                     n: 0,
                     relay: 0,
+                    since: now,
                 });
                 self.nat.validated.push(from);
             }
@@ -177,7 +187,7 @@ impl Root {
                         self.nat.cursor = i;
                         return;
                     }
-                    if i != j && self.should_introduce(i, j, same_ip) {
+                    if i != j && self.should_introduce(now, i, j, same_ip) {
                         self.introduce(i, j);
                         made += 1;
                     }
@@ -186,13 +196,14 @@ impl Root {
         }
     }
 
-    fn should_introduce(&self, i: usize, j: usize, same_ip: bool) -> bool {
+    fn should_introduce(&self, now: Instant, i: usize, j: usize, same_ip: bool) -> bool {
         let (Some((ai, ci, bi)), Some((aj, cj, bj))) = (self.intro_entry(i), self.intro_entry(j))
         else {
             return false;
         };
         let natted =
             |a: SocketAddr, b: &BoxNat| b.private.is_some_and(|p| p != a) && !b.nat.inbound_open();
+        let typed = |b: &BoxNat| b.nat != NatCode::Unknown || now >= b.since + CLASSIFY_WAIT;
         ci == cj
             && (ai.ip() == aj.ip()) == same_ip
             && ai != aj
@@ -200,6 +211,8 @@ impl Root {
             && bj.n < MAX_INTROS
             && !bi.intros[..bi.n].contains(&bj.token)
             && (natted(ai, &bi) || natted(aj, &bj))
+            && typed(&bi)
+            && typed(&bj)
     }
 
     fn introduce(&mut self, i: usize, j: usize) {
@@ -215,6 +228,7 @@ impl Root {
                 peer_id: peer as u32,
                 public: addr,
                 private: b.private.filter(|_| same),
+                nat: b.nat,
             };
             if !self.nat.queue.push((to, intro)) {
                 self.nat.stats.dropped += 1;

@@ -47,6 +47,9 @@ pub(super) fn peers(
 impl Message<'_> {
     /// Writes the message into `buf`; returns the length written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        if let Some(r) = nat::emit(self, buf) {
+            return r;
+        }
         let mut w = Writer::new(buf);
         match *self {
             Message::Join {

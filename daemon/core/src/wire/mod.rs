@@ -19,6 +19,7 @@
 //! | 0x0B | SUB_ACK   | parent → box | token u32, accepted u8 (root: bits 4–7 = relayed), refused u8 |
 //! | 0x10 | CHUNK     | any → box   | seq u64, flags u8, key_id u8, stamp_ms u32, sent_us u32, payload (n × 188, n ≤ 7) |
 //! | 0x11 | REQUEST   | box → any   | token u32, base u64, map_len u8, map |
+//! | 0x20–0x22 | INTRODUCE, PUNCH, PUNCH_ACK | see `nat.rs` | hole punching |
 //! | 0x30–0x33 | MANIFEST, MANIFEST_REQ, KEY_REQ, CHANNEL_KEY | see `drm.rs` | chunk integrity |
 //! | 0x34–0x35 | LICENCE_REQ, LICENCE | see `drm.rs` | DRM licences |
 //! | 0x40 | DIR_REQ   | box → root  | nonce u32, page u8 |
@@ -36,6 +37,7 @@
 mod codec;
 mod drm;
 mod emit;
+mod nat;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -275,6 +277,10 @@ pub enum Message<'a> {
         pages: u8,
         body: &'a [u8],
     },
+    /// Root → box: meet this peer (0x20, [`crate::nat::punch::Introduce`]).
+    Introduce(crate::nat::punch::Introduce),
+    /// PUNCH (0x21) or PUNCH_ACK (0x22, `ack` set), [`crate::nat::punch::Probe`].
+    Probe(crate::nat::punch::Probe),
     Unknown {
         kind: u8,
     },

@@ -191,9 +191,12 @@ impl<'a> Message<'a> {
                 pages: r.u8()?,
                 body: r.rest(),
             },
-            kind => match drm::parse(kind, channel, &mut r) {
+            kind => match nat::parse(kind, d) {
                 Some(m) => return m,
-                None => return Ok(Message::Unknown { kind }),
+                None => match drm::parse(kind, channel, &mut r) {
+                    Some(m) => return m,
+                    None => return Ok(Message::Unknown { kind }),
+                },
             },
         };
         Ok(m)

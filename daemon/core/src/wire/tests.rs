@@ -426,3 +426,53 @@ fn licence_messages() {
     long.resize(HEADER_LEN + LICENCE_MAX_LEN + 1, 0);
     assert_eq!(Message::parse(&long), Err(WireError::Length));
 }
+
+#[test]
+fn nat_messages() {
+    use crate::nat::punch::{Introduce, Probe};
+    use crate::nat::report::NatCode;
+    let intro = Message::Introduce(Introduce {
+        session: 0x0102_0304,
+        peer_id: 7,
+        public: "203.0.113.12:4000".parse().unwrap(),
+        private: None,
+        nat: NatCode::Symmetric,
+    });
+    #[rustfmt::skip]
+    let bytes = [
+        0xC1, 0x20, 0, 0,
+        1, 2, 3, 4, 0, 0, 0, 7,
+        4, 203, 0, 113, 12, 0x0F, 0xA0,
+        0,
+        4,
+    ];
+    roundtrip(&bytes, intro);
+    let punch = Message::Probe(Probe {
+        ack: false,
+        session: 0xDEAD_BEEF,
+        seq: 2,
+        cand: 0xFE,
+    });
+    roundtrip(
+        &[0xC1, 0x21, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, 0, 2, 0xFE],
+        punch,
+    );
+    let ack = Message::Probe(Probe {
+        ack: true,
+        session: 0xDEAD_BEEF,
+        seq: 2,
+        cand: 0xFE,
+    });
+    roundtrip(&[0xC1, 0x22, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, 0, 2, 0xFE], ack);
+    // Truncated bodies and a bad address family are errors, never panics.
+    assert_eq!(Message::parse(&bytes[..10]), Err(WireError::Truncated));
+    let mut bad = bytes;
+    bad[12] = 5;
+    assert_eq!(Message::parse(&bad), Err(WireError::Length));
+    assert_eq!(punch.emit(&mut [0u8; 10]), Err(WireError::Buffer));
+    // REPORT stays for the root's own dispatch.
+    assert_eq!(
+        Message::parse(&[0xC1, 0x23, 0, 1, 0, 0, 0, 1, 3, 0, 0]),
+        Ok(Message::Unknown { kind: 0x23 })
+    );
+}

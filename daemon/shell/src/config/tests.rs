@@ -240,7 +240,12 @@ fn nat_settings() {
     }
     let c = run("peer --root 192.0.2.1:1 --channel a --stun-server stun.example.net:3478").unwrap();
     assert_eq!(c.nat.stun_server.as_deref(), Some("stun.example.net:3478"));
+    assert_eq!(c.nat.spray_ports, crate::config::DEFAULT_SPRAY_PORTS);
+    let c = run("peer --root 192.0.2.1:1 --channel a --spray-ports 0").unwrap();
+    assert_eq!(c.nat.spray_ports, 0);
     for (flag, value) in [
+        ("spray_ports", "1025"),
+        ("spray_ports", "many"),
         ("stun_alt_port", "0"),
         ("stun_alt_ip", "nope"),
         ("stun_server", "nohost"),

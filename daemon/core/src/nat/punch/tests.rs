@@ -12,6 +12,7 @@ fn introduce_bytes() {
         peer_id: 0xA0B0_C0D0,
         public: sa("203.0.113.7:4000"),
         private: Some(sa("198.51.100.2:5000")),
+        nat: crate::nat::report::NatCode::Symmetric,
     };
     let mut b = [0u8; 64];
     let n = i.encode(&mut b).unwrap();
@@ -21,20 +22,24 @@ fn introduce_bytes() {
         0x01, 0x02, 0x03, 0x04, 0xA0, 0xB0, 0xC0, 0xD0,
         0x04, 203, 0, 113, 7, 0x0F, 0xA0,
         0x04, 198, 51, 100, 2, 0x13, 0x88,
+        0x04,
     ];
     assert_eq!(b[..n], want);
     assert_eq!(Introduce::parse(&want), Ok(i));
+    // An older root's INTRODUCE has no NAT byte: unknown.
+    let old = Introduce::parse(&want[..want.len() - 1]);
+    assert_eq!(old.map(|o| o.nat), Ok(NatCode::Unknown));
     let none = Introduce { private: None, ..i };
     let n = none.encode(&mut b).unwrap();
-    assert_eq!((n, b[n - 1]), (20, 0));
+    assert_eq!((n, b[n - 2], b[n - 1]), (21, 0, 4));
     assert_eq!(Introduce::parse(&b[..n]), Ok(none));
-    for cut in 0..want.len() {
+    for cut in 0..want.len() - 1 {
         assert!(Introduce::parse(&want[..cut]).is_err(), "cut at {cut}");
     }
     let mut bad = want;
     bad[12] = 5;
     assert_eq!(Introduce::parse(&bad), Err(PunchError::Family));
-    assert_eq!(i.encode(&mut b[..20]), Err(PunchError::Buffer));
+    assert_eq!(i.encode(&mut b[..26]), Err(PunchError::Buffer));
 }
 
 #[test]
@@ -121,6 +126,7 @@ fn intro(session: u32, public: SocketAddr, private: Option<SocketAddr>) -> Intro
         peer_id: 0,
         public,
         private,
+        nat: crate::nat::report::NatCode::Unknown,
     }
 }
 

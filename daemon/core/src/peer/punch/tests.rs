@@ -68,6 +68,7 @@ fn reports_punches_with_openers_and_greets_the_path() {
         peer_id: 1,
         public: peer,
         private: None,
+        nat: crate::nat::report::NatCode::Unknown,
     };
     let mut b = [0u8; 64];
     let n = intro.encode(&mut b).unwrap();
@@ -115,6 +116,7 @@ fn a_punch_without_answer_falls_back_to_relay() {
         peer_id: 1,
         public: sa("203.0.113.12:5555"),
         private: None,
+        nat: crate::nat::report::NatCode::Unknown,
     };
     let mut b = [0u8; 64];
     let n = intro.encode(&mut b).unwrap();
@@ -212,4 +214,71 @@ fn counts_bytes_of_relayed_substreams() {
     }
     assert!(relayed > 0);
     assert_eq!(p.bytes_relayed(), relayed);
+}
+
+/// An INTRODUCE from the root naming a peer with NAT `nat`.
+fn introduce(p: &mut Peer, now: Instant, session: u32, public: SocketAddr, nat: NatCode) {
+    let intro = Introduce {
+        session,
+        peer_id: 1,
+        public,
+        private: None,
+        nat,
+    };
+    let mut b = [0u8; 64];
+    let n = intro.encode(&mut b).unwrap();
+    p.handle_datagram(now, sa(ROOT), &b[..n]);
+}
+
+#[test]
+fn roles_follow_both_nat_types() {
+    // Symmetric box, cone peer: a spray request once (only if the shell has ports), probes at
+    // the opener TTL.
+    let mut p = playing_box();
+    p.set_nat(NatCode::Symmetric, Some(sa("198.51.100.18:4000")));
+    drain(&mut p, at(2));
+    introduce(&mut p, at(3), 40, sa("203.0.113.11:4000"), NatCode::Cone);
+    assert_eq!(p.poll_spray(), None, "no spray ports: passive");
+    p.set_spray_ports(256);
+    introduce(&mut p, at(4), 41, sa("203.0.113.13:4000"), NatCode::Cone);
+    let r = p.poll_spray().unwrap();
+    assert_eq!(
+        (r.dst, r.ports, r.ttl),
+        (sa("203.0.113.13:4000"), 256, Some(2))
+    );
+    assert_eq!(&r.probe[..2], &[0xC1, 0x21]);
+    assert_eq!(p.poll_spray(), None, "once");
+    let later = drain(&mut p, at(500));
+    let to_peer: Vec<_> = later.iter().filter(|o| o.0 == r.dst).collect();
+    assert!(
+        !to_peer.is_empty() && to_peer.iter().all(|o| o.1 == Some(2)),
+        "{later:?}"
+    );
+    assert!(
+        later.iter().all(|o| o.0 != sa("203.0.113.11:4000")),
+        "passive: {later:?}"
+    );
+    // Cone box, symmetric peer: besides the plain probes, a sweep of the peer's IP.
+    let mut q = playing_box();
+    drain(&mut q, at(2));
+    introduce(
+        &mut q,
+        at(3),
+        42,
+        sa("203.0.113.12:30000"),
+        NatCode::Symmetric,
+    );
+    let mut swept = 0;
+    for ms in 3..=300 {
+        q.handle_timeout(at(ms));
+        swept += drain(&mut q, at(ms))
+            .iter()
+            .filter(|o| o.0.ip() == sa("203.0.113.12:1").ip() && o.0.port() != 30000)
+            .count();
+    }
+    // From 200 ms after the introduction, one per ms.
+    assert!(
+        (95..=100).contains(&swept),
+        "{swept} sweep probes by 300 ms"
+    );
 }
