@@ -9,6 +9,8 @@ mod drm_box;
 mod http;
 mod io;
 mod nat_box;
+// The NAT lab's probe subcommands: a test tool, built with the root role (the server build).
+#[cfg(feature = "root")]
 mod nat_probe;
 mod net;
 #[cfg(feature = "root")]
@@ -29,6 +31,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    #[cfg(feature = "root")]
     if let Some(code) = nat_probe::dispatch(&args) {
         return code;
     }
