@@ -120,6 +120,27 @@ impl ChunkPool {
             .map(|n| n.saturating_sub(self.slots.len() as u64 - 1))
     }
 
+    /// The stream rate from the root's stamps on the oldest and newest chunks held (full chunks
+    /// assumed, so it errs high), kbit/s; `None` while they span under `min_ms`. Unlike a
+    /// receive rate it does not depend on how many substreams arrive or on catch-up bursts.
+    /// Scans for the oldest held chunk: call it per second, not per packet.
+    pub fn rate_kbps(&self, min_ms: u32) -> Option<u32> {
+        let (start, b) = (self.window_start()?, self.newest?);
+        let a = (start..=b).find(|&s| self.contains(s))?;
+        self.rate_kbps_between(a, b, min_ms)
+    }
+
+    /// [`Self::rate_kbps`] between chunks `a` < `b` (`None` unless both are held).
+    pub fn rate_kbps_between(&self, a: u64, b: u64, min_ms: u32) -> Option<u32> {
+        let (ca, cb) = (self.get(a)?, self.get(b)?);
+        let ms = cb.info.stamp_ms.wrapping_sub(ca.info.stamp_ms);
+        if !(min_ms.max(1)..=60_000).contains(&ms) {
+            return None;
+        }
+        let bits = (b - a) * CHUNK_MAX as u64 * 8;
+        u32::try_from(bits / u64::from(ms)).ok()
+    }
+
     fn index(&self, seq: u64) -> usize {
         (seq % self.slots.len() as u64) as usize
     }
@@ -258,6 +279,25 @@ mod tests {
         ));
         let p = ChunkPool::with_budget(100 * SLOT_COST + 5).unwrap();
         assert_eq!(p.slots(), 100);
+    }
+
+    #[test]
+    fn rate_from_stamps() {
+        let mut p = ChunkPool::with_budget(4 * MIN_SLOTS * SLOT_COST).unwrap();
+        // 100 chunks 10 ms apart: 1316 B × 8 / 10 ms = 1052 kbit/s.
+        for k in 0..100u64 {
+            let i = ChunkInfo {
+                seq: 1000 + k,
+                flags: ChunkFlags::NONE,
+                key_id: 0,
+                stamp_ms: (k * 10) as u32,
+            };
+            assert!(p.insert(i, &[0; 188]));
+        }
+        assert_eq!(p.rate_kbps(100), Some(1052));
+        assert_eq!(p.rate_kbps(1000), None, "spans only 990 ms");
+        assert_eq!(p.rate_kbps_between(1000, 1050, 100), Some(1052));
+        assert_eq!(p.rate_kbps_between(900, 1050, 100), None, "900 is not held");
     }
 
     #[test]

@@ -32,18 +32,12 @@ impl Peer {
         }
     }
 
-    /// The stream rate from the root's stamps on the oldest and newest chunks held (full
-    /// chunks assumed, so it errs high): unlike the receive rate it does not depend on how many
-    /// substreams arrive, nor on catch-up bursts. `None` while they span under a second.
+    /// The stream rate from the root's stamps on the chunks at the pool window's start and its
+    /// newest (`None` until the pool has filled that far): unlike the receive rate it does not
+    /// depend on how many substreams arrive, nor on catch-up bursts.
     fn rate_from_stamps(&self) -> Option<u32> {
         let (a, b) = (self.pool.window_start()?, self.pool.newest()?);
-        let (ca, cb) = (self.pool.get(a)?, self.pool.get(b)?);
-        let ms = cb.info.stamp_ms.wrapping_sub(ca.info.stamp_ms);
-        if !(1000..=60_000).contains(&ms) {
-            return None;
-        }
-        let bits = (b - a) * crate::chunk::CHUNK_MAX as u64 * 8;
-        u32::try_from(bits / u64::from(ms)).ok()
+        self.pool.rate_kbps_between(a, b, 1000)
     }
 
     pub(super) fn mark_missing(&mut self, seq: u64, now: Instant) {

@@ -521,7 +521,12 @@ impl Root {
                         token: s.token,
                         live_seq: c.chunker.next_seq(),
                         rap_seq: c.start_seq(),
-                        bitrate_kbps: c.meter.kbps,
+                        // Not measured yet (the source began a moment ago): the stamps tell it.
+                        bitrate_kbps: if c.meter.kbps > 0 {
+                            c.meter.kbps
+                        } else {
+                            c.pool.rate_kbps(100).unwrap_or(0)
+                        },
                         now_ms: self.now.saturating_since(c.epoch).as_millis() as u32,
                         flags: self.join_flags(s.channel),
                     }
