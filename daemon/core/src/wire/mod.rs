@@ -14,7 +14,7 @@
 //! | 0x06 | PEERS     | root/box → box | count u8, count × (family u8 = 4/6, addr 4/16, port u16, flags u8) |
 //! | 0x07 | HELLO     | box → box   | nonce u32, flags u16, upload_kbps u32 |
 //! | 0x08 | HELLO_ACK | box → box   | nonce u32, accept u8 |
-//! | 0x09 | MAP       | box → box   | token u32, base u64, delay_us u32, flags u8, map_len u8, map |
+//! | 0x09 | MAP       | box → box   | token u32, base u64, delay_us u32, flags u8, src_delay_ms u16 × 4, hops u8 × 4, map_len u8, map |
 //! | 0x0A | SUBSCRIBE | box → parent | token u32, mask u8, from_seq u64 |
 //! | 0x0B | SUB_ACK   | parent → box | token u32, accepted u8 (root: bits 4–7 = relayed), refused u8 |
 //! | 0x10 | CHUNK     | any → box   | seq u64, flags u8, key_id u8, stamp_ms u32, sent_us u32, payload (n × 188, n ≤ 7) |

@@ -131,9 +131,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "root")]
     use crate::config::{tests::run, Role};
 
     #[test]
+    #[cfg(feature = "root")]
     fn packaged_channel_parts() {
         let dir = std::env::temp_dir().join(format!("tvmesh-cfg-pkg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
