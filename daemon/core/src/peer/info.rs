@@ -4,6 +4,7 @@
 //! Invariant: nothing here changes the box's state.
 
 use super::*;
+use crate::wire::HOPS_NONE;
 
 impl Peer {
     /// Where the box is.
@@ -113,6 +114,24 @@ impl Peer {
                 p.down.mask & (1 << s) != 0,
                 p.sub_top[s] as i64 - mine,
             )
+        })
+    }
+
+    /// Hops from the root per substream, for MAP: the parent's plus one, [`HOPS_NONE`] with no
+    /// parent. In a loop the count climbs by one per MAP until it passes [`MAX_HOPS`].
+    pub fn hops(&self) -> [u8; SUBSTREAMS] {
+        core::array::from_fn(|s| match self.parents[s] {
+            Parent::Root => 1,
+            Parent::None => HOPS_NONE,
+            Parent::Partner(t) => {
+                self.partners
+                    .iter()
+                    .find(|p| p.token == t)
+                    .map_or(HOPS_NONE, |p| match p.hops[s] {
+                        HOPS_NONE => HOPS_NONE,
+                        h => h.saturating_add(1).min(HOPS_NONE - 1),
+                    })
+            }
         })
     }
 

@@ -358,24 +358,6 @@ impl Peer {
             && p.hops[s] < MAX_HOPS - 1
     }
 
-    /// Hops from the root per substream, for MAP: the parent's plus one, [`HOPS_NONE`] with no
-    /// parent. In a loop the count climbs by one per MAP until it passes [`MAX_HOPS`].
-    pub(super) fn hops(&self) -> [u8; SUBSTREAMS] {
-        core::array::from_fn(|s| match self.parents[s] {
-            Parent::Root => 1,
-            Parent::None => HOPS_NONE,
-            Parent::Partner(t) => {
-                self.partners
-                    .iter()
-                    .find(|p| p.token == t)
-                    .map_or(HOPS_NONE, |p| match p.hops[s] {
-                        HOPS_NONE => HOPS_NONE,
-                        h => h.saturating_add(1).min(HOPS_NONE - 1),
-                    })
-            }
-        })
-    }
-
     /// The partner to ask for substream `s`: one with admission room first, then the nearest
     /// the source (in [`DELAY_BUCKET_MS`] steps, so MAP jitter does not decide), then the most
     /// room. Children so gather under boxes near the root and the trees stay shallow, and they
