@@ -10,22 +10,9 @@ use support::*;
 fn udp_source_to_file_sink_decodes() {
     let dir = scratch("udp-file");
     let (src, data, root_http, box_http) = (udp_port(), udp_port(), tcp_port(), tcp_port());
-    let out = dir.join("out.ts");
+    let out = dir.join("box.ts");
     let mut root = start_udp_root(&dir, src, data, root_http);
-    let mut peer = Daemon::start(
-        &[
-            "peer",
-            "--root",
-            &format!("127.0.0.1:{data}"),
-            "--channel",
-            "demo",
-            "--sink",
-            &format!("file:{}", out.display()),
-            "--http",
-            &format!("127.0.0.1:{box_http}"),
-        ],
-        &dir.join("box.log"),
-    );
+    let mut peer = start_file_box(&dir, "box", data, box_http, &[]);
     wait_for(Duration::from_secs(10), "box joined", || {
         status(box_http).filter(|v| v["channels"][0]["state"] == "playing")
     });

@@ -6,24 +6,12 @@ use super::*;
 /// Starts a box `name` with device `id` / `secret` on channel `demo` of the root at `data`,
 /// writing to `dir/NAME.ts`, status on `http`.
 pub fn start_box(dir: &Path, name: &str, data: u16, http: u16, id: &str, secret: &str) -> Daemon {
-    let out = dir.join(format!("{name}.ts"));
-    Daemon::start(
-        &[
-            "peer",
-            "--root",
-            &format!("127.0.0.1:{data}"),
-            "--channel",
-            "demo",
-            "--sink",
-            &format!("file:{}", out.display()),
-            "--http",
-            &format!("127.0.0.1:{http}"),
-            "--device-id",
-            id,
-            "--device-secret",
-            secret,
-        ],
-        &dir.join(format!("{name}.log")),
+    start_file_box(
+        dir,
+        name,
+        data,
+        http,
+        &["--device-id", id, "--device-secret", secret],
     )
 }
 

@@ -305,6 +305,29 @@ pub fn probe_live_recording(path: &Path) -> (Vec<bool>, String, usize) {
     (keys, errors, packets.len())
 }
 
+/// Starts a box `name` on channel `demo` of the root at `data`, writing to `dir/NAME.ts` (log
+/// `dir/NAME.log`), status on `http`, with `extra` arguments.
+pub fn start_file_box(dir: &Path, name: &str, data: u16, http: u16, extra: &[&str]) -> Daemon {
+    let (root, sink, status_at) = (
+        format!("127.0.0.1:{data}"),
+        format!("file:{}", dir.join(format!("{name}.ts")).display()),
+        format!("127.0.0.1:{http}"),
+    );
+    let mut args = vec![
+        "peer",
+        "--root",
+        &root,
+        "--channel",
+        "demo",
+        "--sink",
+        &sink,
+        "--http",
+        &status_at,
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&args, &dir.join(format!("{name}.log")))
+}
+
 /// Starts a root whose channel `demo` is fed over UDP on `src`, with its data port `data` and
 /// status page `http`, and waits (bounded) until its status page answers.
 pub fn start_udp_root(dir: &Path, src: u16, data: u16, http: u16) -> Daemon {
