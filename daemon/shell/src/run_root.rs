@@ -62,6 +62,7 @@ pub fn run(
             .segment_ms
             .unwrap_or(tvmesh_core::drm::sign::DEFAULT_SEGMENT_MS),
         relay_kbps: mesh.relay_kbps,
+        peers_per_s: tvmesh_core::root::DEFAULT_PEERS_PER_S,
     };
     let mut root =
         Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;

@@ -59,6 +59,26 @@ impl Peer {
         self.first_output.map(|t| t.saturating_since(self.started))
     }
 
+    /// Time from construction to each [`JoinStep`] of the first join, in step order (`None`:
+    /// not reached). The simulator reports their percentiles (`TVMESH_SIM_JOINS`).
+    pub fn join_phases(&self) -> [Option<Duration>; JoinStep::Output as usize + 1] {
+        core::array::from_fn(|k| {
+            let t = if k == JoinStep::Output as usize {
+                self.first_output
+            } else {
+                self.join_marks[k]
+            };
+            t.map(|t| t.saturating_since(self.started))
+        })
+    }
+
+    /// Records the first time the join reached `step`.
+    pub(super) fn mark(&mut self, step: JoinStep, now: Instant) {
+        if let Some(m) = self.join_marks.get_mut(step as usize) {
+            m.get_or_insert(now);
+        }
+    }
+
     /// This box's smoothed distance from the source per substream, ms ([`NO_DELAY`] unknown).
     pub fn src_delay_ms(&self) -> [u16; SUBSTREAMS] {
         self.src_delay_ms

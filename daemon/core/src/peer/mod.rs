@@ -51,6 +51,27 @@ use partner::Partner;
 pub const NO_DELAY: u16 = u16::MAX;
 /// Chunks of the miss window.
 pub const MISS_WINDOW: usize = 8 * MAX_MAP;
+/// The steps of a join, in the order they happen (see [`Peer::join_phases`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum JoinStep {
+    /// The root's JOIN_ACK.
+    Ack,
+    /// The first partnership.
+    Partner,
+    /// The first buffer map from a partner.
+    Map,
+    /// The first subscription to a partner.
+    Subscribe,
+    /// The first chunk stored.
+    Chunk,
+    /// The chunk at the start point (the key frame) stored.
+    Start,
+    /// The first bytes handed to output 0.
+    Output,
+}
+
+/// Keepalive interval of a box the root feeds directly (see `root::SEED_SILENT`).
+pub const SEED_KEEPALIVE: Duration = Duration::from_millis(250);
 /// Control messages waiting to be sent.
 const CTRL_CAP: usize = 64;
 /// Events waiting to be polled.
@@ -150,6 +171,15 @@ pub struct Peer {
     parents: [Parent; SUBSTREAMS],
     parent_since: [Instant; SUBSTREAMS],
     root_refused_until: [Instant; SUBSTREAMS],
+    /// Substreams whose parent was a root seed and went away: its siblings are cut off too, so
+    /// the box asks the root first (bit per substream).
+    seed_lost: u8,
+    /// Per substream: this box's hops from the root when it last had a parent, and when that
+    /// was. A new parent must be no deeper than that (`sched`'s feasibility rule), so a box
+    /// never takes one of its own descendants as parent while their buffer maps are stale.
+    feasible: [(u8, Instant); SUBSTREAMS],
+    /// Hops per substream as of the last scheduler tick (a change triggers MAPs to children).
+    hops_seen: [u8; SUBSTREAMS],
     root_last_chunk: [Option<Instant>; SUBSTREAMS],
     budget: Budget,
     ledbat: Ledbat,
@@ -162,6 +192,8 @@ pub struct Peer {
     next_tick: Instant,
     last_peers_ask: Option<Instant>,
     first_output: Option<Instant>,
+    /// When the join reached each step ([`JoinStep`]; the last, first output, is `first_output`).
+    join_marks: [Option<Instant>; JoinStep::Output as usize],
     root_offset_ms: i64,
     /// Smoothed age (ms) of each substream's newest chunks on arrival: how far from the source
     /// this box sits in that substream's tree ([`NO_DELAY`] until measured).
@@ -231,6 +263,9 @@ impl Peer {
             parents: [Parent::None; SUBSTREAMS],
             parent_since: [now; SUBSTREAMS],
             root_refused_until: [Instant::ZERO; SUBSTREAMS],
+            seed_lost: 0,
+            feasible: [(crate::wire::HOPS_NONE, now); SUBSTREAMS],
+            hops_seen: [crate::wire::HOPS_NONE; SUBSTREAMS],
             root_last_chunk: [None; SUBSTREAMS],
             budget: Budget::new(ledbat.rate_bps(), 16 * 1024, now),
             ledbat,
@@ -250,6 +285,7 @@ impl Peer {
             next_tick: now,
             last_peers_ask: None,
             first_output: None,
+            join_marks: [None; JoinStep::Output as usize],
             root_offset_ms: 0,
             src_delay_ms: [NO_DELAY; SUBSTREAMS],
             last_play_stamp: None,
@@ -443,6 +479,7 @@ impl Peer {
         rap_seq: u64,
         bitrate_kbps: u32,
     ) {
+        self.mark(JoinStep::Ack, now);
         // Same stream as before (a rejoin after a hiccup) if the start lies near what we hold.
         let continues = self.highest.is_some_and(|h| {
             let slots = self.pool.slots() as u64;
@@ -505,6 +542,10 @@ impl Peer {
             *last_chunk = now;
         }
         self.stats.chunks_in += 1;
+        self.mark(JoinStep::Chunk, now);
+        if seq == self.play {
+            self.mark(JoinStep::Start, now);
+        }
         self.stats.bytes_in += payload.len() as u64;
         self.measure_rate(now, payload.len());
         // A later chunk of the same substream arrived: the ones skipped in between are missing.
@@ -705,7 +746,16 @@ impl Peer {
                 ..
             } => {
                 if now >= *next_keepalive {
-                    *next_keepalive = now + self.cfg.keepalive;
+                    // A seed (fed by the root) is watched closely: the root gives its place away
+                    // after a few missed keepalives (root::SEED_SILENT), so its subtree, cut off
+                    // if it crashes, is fed again within about a second.
+                    let seed = self.parents.contains(&Parent::Root);
+                    *next_keepalive = now
+                        + if seed {
+                            self.cfg.keepalive.min(SEED_KEEPALIVE)
+                        } else {
+                            self.cfg.keepalive
+                        };
                     let flags = if want_peers {
                         crate::wire::FLAG_WANT_PEERS
                     } else {

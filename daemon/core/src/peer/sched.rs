@@ -28,6 +28,8 @@ const NEARER_BY_MS: u32 = 400;
 const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
 const CATCH_UP_PUSH: u64 = 48;
+/// How long a box without a parent takes only partners no deeper than it was (see `could_feed`).
+const FEASIBLE_HOLD: Duration = Duration::from_millis(3000);
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
 /// whose members filled their tables with each other; the tick prunes back to the limit.
 pub(super) const INBOUND_SLACK: usize = 2;
@@ -84,6 +86,7 @@ impl Peer {
                     p.last_heard = now;
                     p.next_map = now;
                     p.upload_kbps = upload_kbps;
+                    self.mark(JoinStep::Partner, now);
                 }
                 self.ctrl.push((
                     from,
@@ -114,6 +117,7 @@ impl Peer {
                     p.up = true;
                     p.last_heard = now;
                     p.next_map = now;
+                    self.mark(JoinStep::Partner, now);
                 } else if !self.partners[i].up {
                     self.partners.swap_remove(i);
                 }
@@ -132,6 +136,7 @@ impl Peer {
                     self.stats.ignored += 1;
                     return;
                 };
+                self.mark(JoinStep::Map, now);
                 let p = &mut self.partners[i];
                 p.last_heard = now;
                 p.set_map(base, map);
@@ -235,6 +240,9 @@ impl Peer {
         for s in 0..SUBSTREAMS {
             if self.parents[s] == Parent::Partner(p.token) {
                 self.parents[s] = Parent::None;
+                if p.hops[s] == 1 {
+                    self.seed_lost |= 1 << s;
+                }
             }
         }
         self.events.push(PeerEvent::Partner {
@@ -351,7 +359,17 @@ impl Peer {
         } else {
             SUBSTREAMS as u64 * 2
         };
+        // Feasibility (as in distance-vector routing): a partner deeper than this box was when
+        // it last had a parent may be its own descendant, still advertising a stale path. Only
+        // after FEASIBLE_HOLD without a parent (the orphaned subtree has heard by then) may any
+        // partner do.
+        let (fd, since) = self.feasible[s];
+        let feasible = self.parents[s] != Parent::None
+            || p.hops[s] <= fd
+            || p.sub_top[s] > mine
+            || now.saturating_since(since) >= FEASIBLE_HOLD;
         p.up && p.refused_until[s] <= now
+            && feasible
             && p.down.mask & (1 << s) == 0
             && p.sub_top[s] != 0
             && p.sub_top[s] + slack >= mine
@@ -397,6 +415,24 @@ impl Peer {
     }
 
     fn choose_parents(&mut self, now: Instant) {
+        // Where this box stands now, per substream, for the feasibility rule; children hear at
+        // once when that changed (a triggered MAP), so stale paths die within a tick per level.
+        for (s, h) in self.hops().into_iter().enumerate() {
+            if h != self.hops_seen[s] {
+                self.hops_seen[s] = h;
+                let bit = 1u8 << s;
+                for p in self
+                    .partners
+                    .iter_mut()
+                    .filter(|p| p.up && p.down.mask & bit != 0)
+                {
+                    p.next_map = now;
+                }
+            }
+            if self.parents[s] != Parent::None && h != HOPS_NONE {
+                self.feasible[s] = (h, now);
+            }
+        }
         let mut changed_root = false;
         let mut changed = [0u32; SUBSTREAMS];
         let mut n_changed = 0;
@@ -444,7 +480,9 @@ impl Peer {
                         false
                     }
                     Some(p) => {
-                        let quiet = others_ahead
+                        // A seed's silence needs no one ahead: the whole tree below it is silent.
+                        let seed = p.hops[s] == 1;
+                        let quiet = (others_ahead || seed)
                             && p.last_chunk[s]
                                 .map_or(now.saturating_since(self.parent_since[s]), |t| {
                                     now.saturating_since(t)
@@ -467,6 +505,9 @@ impl Peer {
                             {
                                 if why {
                                     self.stats.parent_drops[k + 1] += 1;
+                                    if k == 0 && seed {
+                                        self.seed_lost |= 1 << s;
+                                    }
                                     break;
                                 }
                             }
@@ -483,7 +524,11 @@ impl Peer {
                     p.refused_until[s] = now + Duration::from_secs(2);
                 }
             }
+            let seed_lost = self.seed_lost & (1 << s) != 0;
+            self.seed_lost &= !(1 << s);
             let new = match self.best_parent(now, s) {
+                // Our parent was the root's seed: every partner in this tree lost it too.
+                _ if seed_lost && self.cfg.max_child_substreams > 0 => Parent::Root,
                 Some(i) => Parent::Partner(self.partners[i].token),
                 // A thin membership (neighbour pre-join: serves no children) never takes one of
                 // the root's few seed places from a box that would pass the stream on.
@@ -526,6 +571,7 @@ impl Peer {
             }
         }
         for &t in &changed[..n_changed] {
+            self.mark(JoinStep::Subscribe, now);
             let mask = self.mask_of(Parent::Partner(t));
             if let Some(p) = self.partners.iter().find(|p| p.token == t) {
                 // Far behind this parent (joining): take the push from near its live edge and

@@ -24,6 +24,7 @@ impl Peer {
             }
         }
         let token = self.partners[i].token;
+        let hops = self.hops();
         let mut accepted = 0u8;
         for s in 0..SUBSTREAMS {
             let bit = 1u8 << s;
@@ -33,19 +34,25 @@ impl Peer {
             }
             let n: u32 = per.iter().sum();
             if n >= cap {
-                if per[s] >= fair {
-                    continue;
+                // Full: take a place from a substream over its fair share, else from a child of
+                // this substream with half the requester's upload or less (it is pushed one level
+                // down, under boxes that can carry more: strong boxes gather near the root and
+                // the trees stay shallow).
+                // A substream where this box sits deeper than in `s` gives way first: a box's
+                // upload is worth most in the tree where it is nearest the root.
+                let over = (0..SUBSTREAMS)
+                    .filter(|&t| per[t] > 0 && hops[t] > hops[s])
+                    .max_by_key(|&t| (hops[t], per[t]))
+                    .or_else(|| {
+                        (0..SUBSTREAMS)
+                            .filter(|&t| per[s] < fair && per[t] > fair)
+                            .max_by_key(|&t| per[t])
+                    });
+                match over {
+                    Some(t) if self.preempt(i, t) => per[t] -= 1,
+                    _ if self.preempt_weaker(i, s) => per[s] -= 1,
+                    _ => continue,
                 }
-                let Some(t) = (0..SUBSTREAMS)
-                    .filter(|&t| per[t] > fair)
-                    .max_by_key(|&t| per[t])
-                else {
-                    continue;
-                };
-                if !self.preempt(i, t) {
-                    continue;
-                }
-                per[t] -= 1;
             }
             accepted |= bit;
             per[s] += 1;
@@ -58,6 +65,23 @@ impl Peer {
         let bit = 1u8 << t;
         let Some(j) =
             (0..self.partners.len()).find(|&j| j != i && self.partners[j].down.mask & bit != 0)
+        else {
+            return false;
+        };
+        self.stop_feeding(j, bit);
+        true
+    }
+
+    /// Stops feeding substream `s` to the weakest child with at most half partner `i`'s upload.
+    fn preempt_weaker(&mut self, i: usize, s: usize) -> bool {
+        let bit = 1u8 << s;
+        let up = self.partners[i].upload_kbps;
+        let Some(j) = (0..self.partners.len())
+            .filter(|&j| {
+                let p = &self.partners[j];
+                j != i && p.down.mask & bit != 0 && p.upload_kbps.saturating_mul(2) <= up
+            })
+            .min_by_key(|&j| self.partners[j].upload_kbps)
         else {
             return false;
         };

@@ -79,7 +79,21 @@ pub struct RootConfig {
     pub segment_ms: u32,
     /// Relay budget for NATed boxes no partner can feed, kbit/s (0: no relay; see `relay.rs`).
     pub relay_kbps: u32,
+    /// PEERS samples sent per second in answer to keepalives asking for peers (each ≤ 312 bytes;
+    /// boxes also trade peer lists with their partners, so this only bounds the root's share).
+    pub peers_per_s: u32,
 }
+
+/// A seed box silent this long loses its seed places to the next box that asks for them: seeds
+/// send keepalives every [`crate::peer::SEED_KEEPALIVE`] (250 ms), so this is three in a row
+/// lost (10⁻⁶ at 1% loss), and a crashed seed's subtree is fed again about a second later.
+const SEED_SILENT: Duration = Duration::from_millis(800);
+
+/// A box refused a seed place this long after it joined is sent the seeds (`Reply::Seeds`).
+const SEEDS_AFTER: Duration = Duration::from_secs(5);
+
+/// Default [`RootConfig::peers_per_s`]: at most ≈ 160 kbit/s of PEERS answers, 64 boxes a second.
+pub const DEFAULT_PEERS_PER_S: u32 = 64;
 
 impl Default for RootConfig {
     fn default() -> Self {
@@ -96,6 +110,7 @@ impl Default for RootConfig {
             sign_seed: [0; 32],
             segment_ms: crate::drm::sign::DEFAULT_SEGMENT_MS,
             relay_kbps: DEFAULT_RELAY_KBPS,
+            peers_per_s: DEFAULT_PEERS_PER_S,
         }
     }
 }
@@ -199,6 +214,13 @@ pub struct RootStats {
     pub control_bytes: u64,
     /// Repairs dropped for lack of budget.
     pub repairs_dropped: u64,
+    /// Requests for peers answered (keepalives asking, and boxes cut off told the seeds).
+    pub peers_answered: u64,
+    /// Requests for peers left unanswered for lack of budget (`peers_per_s`).
+    pub peers_dropped: u64,
+    /// Seed places that changed hands: [to a stronger box, from a silent seed, freed by a box
+    /// that left or unsubscribed].
+    pub seed_changes: [u64; 3],
 }
 
 struct RateMeter {
@@ -261,6 +283,8 @@ struct Session {
     group: Option<u16>,
     next_same_addr: u32,
     last_heard: Instant,
+    /// When the box joined (a re-JOIN starts a new session).
+    joined: Instant,
     down: Downstream,
 }
 
@@ -282,6 +306,13 @@ enum Reply {
     Peers {
         session: u32,
     },
+    /// The boxes seeding the substreams in `mask`: sent to a box refused a seed place, or that
+    /// lost one to a stronger box, so it can hang below the seed instead of among its own
+    /// descendants.
+    Seeds {
+        session: u32,
+        mask: u8,
+    },
 }
 
 /// The root state machine.
@@ -298,6 +329,8 @@ pub struct Root {
     next_expiry: Instant,
     bad_reports: ReportLimit,
     stats: RootStats,
+    /// This second's PEERS answers to keepalives: (window start, answers).
+    peers_window: (Instant, u32),
     integrity: integrity::RootIntegrity,
     /// Scrambling and licences (issue 6, `licence.rs`).
     drm: licence::RootDrm,

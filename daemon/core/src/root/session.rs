@@ -67,6 +67,7 @@ impl Root {
             next_expiry: now + Duration::from_secs(1),
             bad_reports: ReportLimit::default(),
             stats: RootStats::default(),
+            peers_window: (Instant::ZERO, 0),
         })
     }
 
@@ -175,7 +176,11 @@ impl Root {
                     s.spare = flags & FLAG_SPARE_UPLOAD != 0;
                 }
                 if flags & FLAG_WANT_PEERS != 0 {
-                    self.replies.push((from, Reply::Peers { session: i }));
+                    if self.peers_budget(now) {
+                        self.replies.push((from, Reply::Peers { session: i }));
+                    } else {
+                        self.stats.peers_dropped += 1;
+                    }
                 }
             }
             Message::Subscribe {
@@ -187,7 +192,7 @@ impl Root {
                 let Some(i) = self.validate(now, from, token) else {
                     return;
                 };
-                let (accepted, refused) = self.on_subscribe(i, mask & ALL, from_seq);
+                let (accepted, refused) = self.on_subscribe(now, i, mask & ALL, from_seq);
                 // Bits 4-7: which accepted substreams are relayed (root/relay.rs).
                 let relayed = self.relay_mask(i as usize) << 4;
                 self.replies.push((
@@ -198,6 +203,21 @@ impl Root {
                         refused,
                     },
                 ));
+                // A box that has played a while and is refused a seed place is cut off (its
+                // seed left, or it lost its place): it is told the seeds, the nearest the root
+                // it can hang. Boxes still joining work from their JOIN_ACK sample instead.
+                let cut_off = self.sessions[i as usize]
+                    .as_ref()
+                    .is_some_and(|s| now.saturating_since(s.joined) >= SEEDS_AFTER);
+                if refused != 0 && cut_off && self.peers_budget(now) {
+                    self.replies.push((
+                        from,
+                        Reply::Seeds {
+                            session: i,
+                            mask: refused,
+                        },
+                    ));
+                }
             }
             Message::Request {
                 token, base, map, ..
@@ -277,6 +297,7 @@ impl Root {
             group: tracker::group_of(&self.cfg.groups, from.ip()),
             next_same_addr,
             last_heard: now,
+            joined: now,
             down: Downstream::default(),
         });
         self.replies.push((
@@ -300,7 +321,7 @@ impl Root {
 
     /// Decides a subscription: keep what the box already has from us, accept new substreams while
     /// seed places are free, or in place of a seed with far less upload.
-    fn on_subscribe(&mut self, i: u32, mask: u8, from_seq: u64) -> (u8, u8) {
+    fn on_subscribe(&mut self, now: Instant, i: u32, mask: u8, from_seq: u64) -> (u8, u8) {
         let Some(s) = self.sessions[i as usize].as_ref() else {
             return (0, mask);
         };
@@ -315,24 +336,60 @@ impl Root {
                 accepted |= bit;
                 continue;
             }
+            // A seed not heard from for SEED_SILENT has crashed or lost its link: the boxes below
+            // it ask here, so its place goes to them rather than wait for the session timeout.
+            let silent = self.channels[ch].seeds[sub].iter().position(|&j| {
+                self.sessions[j as usize]
+                    .as_ref()
+                    .is_none_or(|x| now.saturating_since(x.last_heard) > SEED_SILENT)
+            });
+            if let Some(k) = silent {
+                self.stats.seed_changes[1] += 1;
+                let j = self.channels[ch].seeds[sub].swap_remove(k);
+                if let Some(x) = self.sessions[j as usize].as_mut() {
+                    let m = x.down.mask & !bit;
+                    x.down.subscribe(m, 0);
+                    let addr = x.addr;
+                    self.replies.push((
+                        addr,
+                        Reply::SubAck {
+                            session: j,
+                            accepted: m,
+                            refused: bit,
+                        },
+                    ));
+                }
+            }
             let seeds = &self.channels[ch].seeds[sub];
             if seeds.len() < self.cfg.seed_copies {
                 self.channels[ch].seeds[sub].push(i);
                 accepted |= bit;
                 continue;
             }
-            // Replace the weakest seed if this box has at least twice its upload.
+            // Replace the weakest seed: the one with the least upload per substream it seeds,
+            // if this box, seeding one more, would have half as much again. Seed places thus
+            // spread over distinct strong boxes (one box seeding every substream is a single
+            // point of failure with a narrow top of every tree).
+            let load = |j: u32| {
+                self.channels[ch]
+                    .seeds
+                    .iter()
+                    .filter(|v| v.contains(&j))
+                    .count() as u64
+            };
             let weakest = seeds
                 .iter()
                 .enumerate()
                 .filter_map(|(k, &j)| {
                     self.sessions[j as usize]
                         .as_ref()
-                        .map(|x| (k, j, x.upload_kbps))
+                        .map(|x| (k, j, per_place(x.upload_kbps, load(j).max(1))))
                 })
                 .min_by_key(|&(_, _, up)| up);
             if let Some((k, j, up)) = weakest {
-                if upload > up.saturating_mul(2) {
+                let mine = per_place(upload, load(i) + 1);
+                if mine * 2 > up * 3 {
+                    self.stats.seed_changes[0] += 1;
                     self.channels[ch].seeds[sub][k] = i;
                     if let Some(w) = self.sessions[j as usize].as_mut() {
                         let m = w.down.mask & !bit;
@@ -344,6 +401,14 @@ impl Root {
                                 session: j,
                                 accepted: m,
                                 refused: bit,
+                            },
+                        ));
+                        // Its subtree hangs on: it goes below the new seed.
+                        self.replies.push((
+                            addr,
+                            Reply::Seeds {
+                                session: j,
+                                mask: bit,
                             },
                         ));
                     }
@@ -359,7 +424,10 @@ impl Root {
         let dropped = have & !mask;
         for sub in 0..SUBSTREAMS {
             if dropped & (1 << sub) != 0 {
-                self.channels[ch].seeds[sub].retain(|&x| x != i);
+                let seeds = &mut self.channels[ch].seeds[sub];
+                let n = seeds.len();
+                seeds.retain(|&x| x != i);
+                self.stats.seed_changes[2] += (n - seeds.len()) as u64;
             }
         }
         if let Some(s) = self.sessions[i as usize].as_mut() {
@@ -367,6 +435,17 @@ impl Root {
         }
         self.relay_settle(i, accepted);
         (accepted, mask & !accepted)
+    }
+
+    /// Whether a PEERS answer fits this second's `peers_per_s` (and counts it).
+    fn peers_budget(&mut self, now: Instant) -> bool {
+        if now.saturating_since(self.peers_window.0) >= Duration::from_secs(1) {
+            self.peers_window = (now, 0);
+        }
+        let ok = self.peers_window.1 < self.cfg.peers_per_s;
+        self.peers_window.1 += u32::from(ok);
+        self.stats.peers_answered += u64::from(ok);
+        ok
     }
 
     fn refuse(&mut self, addr: SocketAddr, nonce: u32, reason: NakReason) {
@@ -419,7 +498,9 @@ impl Root {
             }
         }
         for seeds in &mut self.channels[s.channel].seeds {
+            let n = seeds.len();
             seeds.retain(|&x| x != i as u32);
+            self.stats.seed_changes[2] += (n - seeds.len()) as u64;
         }
         self.events.push(RootEvent::Left {
             addr: s.addr,
@@ -549,6 +630,16 @@ impl Root {
                     }
                     .emit(buf)
                 }
+                Reply::Seeds { session, mask } => {
+                    let sample = self.seed_sample(session as usize, mask);
+                    let Some(s) = self.sessions[session as usize].as_ref() else {
+                        continue;
+                    };
+                    if sample.len == 0 {
+                        continue;
+                    }
+                    wire::emit_peers(s.channel as u16, sample.as_slice(), buf)
+                }
                 Reply::Peers { session } => {
                     let sample = self.sample(session as usize);
                     let Some(s) = self.sessions[session as usize].as_ref() else {
@@ -562,6 +653,28 @@ impl Root {
             }
         }
         None
+    }
+
+    /// The seeds of the substreams in `mask` on session `i`'s channel (not `i` itself).
+    fn seed_sample(&self, i: usize, mask: u8) -> Sample {
+        let mut out = Sample::new();
+        let Some(me) = self.sessions[i].as_ref() else {
+            return out;
+        };
+        for (sub, seeds) in self.channels[me.channel].seeds.iter().enumerate() {
+            if mask & (1 << sub) == 0 {
+                continue;
+            }
+            for &j in seeds {
+                if let Some(s) = self.sessions[j as usize]
+                    .as_ref()
+                    .filter(|_| j as usize != i)
+                {
+                    out.add(s.addr, u8::from(s.reachable));
+                }
+            }
+        }
+        out
     }
 
     /// Peers for session `i`: same address, then same group, then the rest (reachable ones).
@@ -669,4 +782,10 @@ impl Root {
         }
         Some(Transmit { dst: s.addr, len })
     }
+}
+
+/// Upload per seed place (bit/s) of a box with `upload_kbps` holding `places`. A box that gave
+/// no figure (0: no cap) has none: it neither takes a place by strength nor loses one that way.
+fn per_place(upload_kbps: u32, places: u64) -> u64 {
+    u64::from(upload_kbps) * 1000 / places.max(1)
 }

@@ -89,9 +89,14 @@ pub fn root_config() -> RootConfig {
 
 impl Sim {
     pub fn new(boxes: usize, peer_cfg: PeerConfig) -> Sim {
+        Sim::with_root(root_config(), boxes, peer_cfg)
+    }
+
+    /// As [`Sim::new`], with the root configured by the caller.
+    pub fn with_root(root_cfg: RootConfig, boxes: usize, peer_cfg: PeerConfig) -> Sim {
         let now = Instant::from_millis(1_000);
         let root = Root::new(
-            root_config(),
+            root_cfg,
             &[ChannelSpec {
                 name: "demo",
                 bitrate_kbps: 1000,
