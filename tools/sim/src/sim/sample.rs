@@ -92,6 +92,13 @@ impl Main {
             unreachable!("node 0 is the root for the whole run")
         };
         let cs = r.root.channel_stats(0).unwrap_or_default();
+        if std::env::var_os("TVMESH_SIM_SEEDS").is_some() {
+            let st = r.root.stats();
+            eprintln!(
+                "seeds: boxes {} changes stronger/silent/left {:?} peers dropped {}",
+                cs.seeds, st.seed_changes, st.peers_dropped
+            );
+        }
         (
             Snapshot {
                 boxes,

@@ -77,6 +77,9 @@ impl Main {
                 }
             });
         }
+        if std::env::var_os("TVMESH_SIM_JOINS").is_some() {
+            print_join_phases(shared, &self.alive, ramp_end);
+        }
         if std::env::var_os("TVMESH_SIM_DIAG").is_some() {
             let mut lines = Vec::new();
             for &id in &self.alive {
@@ -283,6 +286,44 @@ impl Main {
             ));
         }
         s
+    }
+}
+
+/// Prints, for boxes that joined during the ramp and after it, p50/p95 of the time from start
+/// to each step of the join (`Peer::join_phases`), ms.
+fn print_join_phases(shared: &Shared, alive: &[u32], ramp_end: u64) {
+    const STEPS: [&str; 7] = [
+        "ack",
+        "partner",
+        "map",
+        "subscribe",
+        "chunk",
+        "start",
+        "output",
+    ];
+    let mut v: [[Vec<u64>; 7]; 2] = Default::default();
+    for &id in alive {
+        shared.with_node(id, |node| {
+            if let Core::Peer(p) = &node.core {
+                let k = usize::from(node.created >= ramp_end);
+                for (j, d) in p.join_phases().iter().enumerate() {
+                    v[k][j].push(d.map_or(u64::MAX, |d| d.as_millis() as u64));
+                }
+            }
+        });
+    }
+    for (k, name) in ["ramp", "after"].iter().enumerate() {
+        let mut line = format!("joins {name} ({} boxes), p50/p95 ms:", v[k][0].len());
+        for (j, x) in v[k].iter_mut().enumerate() {
+            x.sort_unstable();
+            let at = |f: f64| {
+                x.get(((x.len() as f64 - 1.0) * f) as usize)
+                    .copied()
+                    .unwrap_or(0)
+            };
+            line += &format!(" {} {}/{}", STEPS[j], at(0.5), at(0.95));
+        }
+        eprintln!("{line}");
     }
 }
 
