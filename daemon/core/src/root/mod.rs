@@ -92,6 +92,9 @@ const SEED_SILENT: Duration = Duration::from_millis(800);
 /// A box refused a seed place this long after it joined is sent the seeds (`Reply::Seeds`).
 const SEEDS_AFTER: Duration = Duration::from_secs(5);
 
+/// Bare SUB_ACK refusals sent per second (≈ 100 kbit/s); more are left unsaid.
+pub const REFUSALS_PER_S: u32 = 256;
+
 /// Default [`RootConfig::peers_per_s`]: at most ≈ 160 kbit/s of PEERS answers, 64 boxes a second.
 pub const DEFAULT_PEERS_PER_S: u32 = 64;
 
@@ -218,6 +221,8 @@ pub struct RootStats {
     pub peers_answered: u64,
     /// Requests for peers left unanswered for lack of budget (`peers_per_s`).
     pub peers_dropped: u64,
+    /// Seed-place refusals left unsaid beyond [`REFUSALS_PER_S`].
+    pub refusals_unsaid: u64,
     /// Seed places that changed hands: [to a stronger box, from a silent seed, freed by a box
     /// that left or unsubscribed].
     pub seed_changes: [u64; 3],
@@ -331,6 +336,8 @@ pub struct Root {
     stats: RootStats,
     /// This second's PEERS answers to keepalives: (window start, answers).
     peers_window: (Instant, u32),
+    /// This second's bare SUB_ACK refusals: (window start, sent).
+    refusals_window: (Instant, u32),
     integrity: integrity::RootIntegrity,
     /// Scrambling and licences (issue 6, `licence.rs`).
     drm: licence::RootDrm,

@@ -68,6 +68,7 @@ impl Root {
             bad_reports: ReportLimit::default(),
             stats: RootStats::default(),
             peers_window: (Instant::ZERO, 0),
+            refusals_window: (Instant::ZERO, 0),
         })
     }
 
@@ -195,14 +196,23 @@ impl Root {
                 let (accepted, refused) = self.on_subscribe(now, i, mask & ALL, from_seq);
                 // Bits 4-7: which accepted substreams are relayed (root/relay.rs).
                 let relayed = self.relay_mask(i as usize) << 4;
-                self.replies.push((
-                    from,
-                    Reply::SubAck {
-                        session: i,
-                        accepted: accepted | relayed,
-                        refused,
-                    },
-                ));
+                // A bare refusal changes nothing here, and a box that hears none gives up on the
+                // root after `parent_timeout` anyway: beyond REFUSALS_PER_S a second (boxes cut
+                // off all asking at once) it goes unsaid, so the root's control egress stays
+                // flat whatever the audience.
+                let bare = accepted | relayed == 0 && refused != 0;
+                if !bare || take(&mut self.refusals_window, REFUSALS_PER_S, now) {
+                    self.replies.push((
+                        from,
+                        Reply::SubAck {
+                            session: i,
+                            accepted: accepted | relayed,
+                            refused,
+                        },
+                    ));
+                } else {
+                    self.stats.refusals_unsaid += 1;
+                }
                 // A box that has played a while and is refused a seed place is cut off (its
                 // seed left, or it lost its place): it is told the seeds, the nearest the root
                 // it can hang. Boxes still joining work from their JOIN_ACK sample instead.
@@ -439,11 +449,7 @@ impl Root {
 
     /// Whether a PEERS answer fits this second's `peers_per_s` (and counts it).
     fn peers_budget(&mut self, now: Instant) -> bool {
-        if now.saturating_since(self.peers_window.0) >= Duration::from_secs(1) {
-            self.peers_window = (now, 0);
-        }
-        let ok = self.peers_window.1 < self.cfg.peers_per_s;
-        self.peers_window.1 += u32::from(ok);
+        let ok = take(&mut self.peers_window, self.cfg.peers_per_s, now);
         self.stats.peers_answered += u64::from(ok);
         ok
     }
@@ -788,4 +794,40 @@ impl Root {
 /// no figure (0: no cap) has none: it neither takes a place by strength nor loses one that way.
 fn per_place(upload_kbps: u32, places: u64) -> u64 {
     u64::from(upload_kbps) * 1000 / places.max(1)
+}
+
+/// Takes one from a per-second budget of `cap`: `window` is (window start, taken in it).
+fn take(window: &mut (Instant, u32), cap: u32, now: Instant) -> bool {
+    if now.saturating_since(window.0) >= Duration::from_secs(1) {
+        *window = (now, 0);
+    }
+    let ok = window.1 < cap;
+    window.1 += u32::from(ok);
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_allows_cap_per_second_window() {
+        let mut w = (Instant::ZERO, 0);
+        let t = |ms| Instant::from_millis(ms);
+        assert!(take(&mut w, 2, t(1000)));
+        assert!(take(&mut w, 2, t(1500)));
+        assert!(!take(&mut w, 2, t(1999)), "third in the same second");
+        assert!(take(&mut w, 2, t(2000)), "a new window");
+        assert!(!take(&mut w, 0, t(5000)), "a zero budget says nothing");
+    }
+
+    #[test]
+    fn per_place_spreads_places_and_ignores_no_figure() {
+        // A box holding four places yields one to an equal box, but two equal single-place
+        // seeds never trade (the 1.5× hysteresis in on_subscribe).
+        let (four, one) = (per_place(3000, 4), per_place(3000, 1));
+        assert!(one * 2 > four * 3);
+        assert!(one * 2 <= per_place(3000, 1) * 3);
+        assert_eq!(per_place(0, 1), 0, "no figure, no strength");
+    }
 }
