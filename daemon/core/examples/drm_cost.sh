@@ -30,3 +30,22 @@ echo "| box | instructions per 8 Mbps stream-second | wall time here |"
 echo "|---|---|---|"
 echo "| chunks before their manifest (held, hashed 8 side by side) | $(m $((box - root))) | ${t_box#* runs per stream-second: } |"
 echo "| manifest before its chunks (each hashed alone) | $(m $((mf - root))) | ${t_mf#* runs per stream-second: } |"
+
+# Box targets (opt-in, each a cross build of minutes): DRM_TARGETS="aarch64-unknown-linux-musl
+# armv7-unknown-linux-musleabihf mipsel-unknown-linux-musl" make bench-drm. Guest instructions
+# under qemu-user, counted by tools/qemu-insn (valgrind has no port here), box - root as above.
+[ -n "${DRM_TARGETS:-}" ] || exit 0
+. cross/targets.sh
+plugin=$CARGO_TARGET_DIR/libinsn.so
+cc -shared -fPIC -O2 -o "$plugin" tools/qemu-insn/insn.c
+echo
+echo "| target | box (chunks before manifest) | box-mf |"
+echo "|---|---|---|"
+for t in $DRM_TARGETS; do
+    CARGO_TARGET_DIR=target/bench-drm-cross cross_release "$t" build -q --release -p tvmesh-core --example drm_cost
+    exe=target/bench-drm-cross/$t/release/examples/drm_cost
+    case $t in aarch64*) q=qemu-aarch64 ;; arm*) q=qemu-arm ;; mipsel*) q=qemu-mipsel ;; mips*) q=qemu-mips ;; *) q=qemu-x86_64 ;; esac
+    n() { "$q" -plugin "$plugin" -d plugin "$exe" "$1" 2>&1 | sed -n 's/^insns: //p'; }
+    r=$(n root) b=$(n box) f=$(n box-mf)
+    echo "| $t | $(m $((b - r))) | $(m $((f - r))) |"
+done
