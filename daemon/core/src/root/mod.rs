@@ -92,7 +92,8 @@ const SEED_SILENT: Duration = Duration::from_millis(800);
 /// A box refused a seed place this long after it joined is sent the seeds (`Reply::Seeds`).
 const SEEDS_AFTER: Duration = Duration::from_secs(5);
 
-/// Bare SUB_ACK refusals sent per second (≈ 100 kbit/s); more are left unsaid.
+/// Bare SUB_ACK refusals sent per second to boxes past their join (≈ 100 kbit/s); more are left
+/// unsaid.
 pub const REFUSALS_PER_S: u32 = 256;
 
 /// Default [`RootConfig::peers_per_s`]: at most ≈ 160 kbit/s of PEERS answers, 64 boxes a second.

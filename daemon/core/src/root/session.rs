@@ -196,11 +196,15 @@ impl Root {
                 let (accepted, refused) = self.on_subscribe(now, i, mask & ALL, from_seq);
                 // Bits 4-7: which accepted substreams are relayed (root/relay.rs).
                 let relayed = self.relay_mask(i as usize) << 4;
-                // A bare refusal changes nothing here, and a box that hears none gives up on the
-                // root after `parent_timeout` anyway: beyond REFUSALS_PER_S a second (boxes cut
-                // off all asking at once) it goes unsaid, so the root's control egress stays
-                // flat whatever the audience.
-                let bare = accepted | relayed == 0 && refused != 0;
+                // A bare refusal to a box past its join changes nothing here, and a box that
+                // hears none gives up on the root after `parent_timeout` anyway: beyond
+                // REFUSALS_PER_S a second (boxes cut off all asking at once) it goes unsaid, so
+                // the root's control egress stays flat whatever the audience. Joining boxes are
+                // always answered: a second's wait would delay their first picture.
+                let settled = self.sessions[i as usize]
+                    .as_ref()
+                    .is_some_and(|s| now.saturating_since(s.joined) >= SEEDS_AFTER);
+                let bare = accepted | relayed == 0 && refused != 0 && settled;
                 if !bare || take(&mut self.refusals_window, REFUSALS_PER_S, now) {
                     self.replies.push((
                         from,
@@ -216,10 +220,7 @@ impl Root {
                 // A box that has played a while and is refused a seed place is cut off (its
                 // seed left, or it lost its place): it is told the seeds, the nearest the root
                 // it can hang. Boxes still joining work from their JOIN_ACK sample instead.
-                let cut_off = self.sessions[i as usize]
-                    .as_ref()
-                    .is_some_and(|s| now.saturating_since(s.joined) >= SEEDS_AFTER);
-                if refused != 0 && cut_off && self.peers_budget(now) {
+                if refused != 0 && settled && self.peers_budget(now) {
                     self.replies.push((
                         from,
                         Reply::Seeds {
