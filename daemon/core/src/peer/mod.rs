@@ -25,6 +25,7 @@ mod licence;
 mod partner;
 mod play;
 mod punch;
+mod repair;
 mod sched;
 mod serve;
 mod types;
@@ -32,7 +33,7 @@ mod types;
 pub use integrity::IntegrityStats;
 pub use licence::{DeviceIdentity, DrmState, DrmStats};
 pub use punch::{PathKind, PunchInfo, MAX_PUNCHES, REPORT_EVERY};
-pub use types::{PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
+pub use types::{JoinStep, PartnerInfo, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats};
 
 use crate::output::{OutputId, OutputStats, Outputs};
 use crate::pool::ChunkPool;
@@ -51,25 +52,6 @@ use partner::Partner;
 pub const NO_DELAY: u16 = u16::MAX;
 /// Chunks of the miss window.
 pub const MISS_WINDOW: usize = 8 * MAX_MAP;
-/// The steps of a join, in the order they happen (see [`Peer::join_phases`]).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum JoinStep {
-    /// The root's JOIN_ACK.
-    Ack,
-    /// The first partnership.
-    Partner,
-    /// The first buffer map from a partner.
-    Map,
-    /// The first subscription to a partner.
-    Subscribe,
-    /// The first chunk stored.
-    Chunk,
-    /// The chunk at the start point (the key frame) stored.
-    Start,
-    /// The first bytes handed to output 0.
-    Output,
-}
-
 /// Keepalive interval of a box the root feeds directly (see `root::SEED_SILENT`).
 pub const SEED_KEEPALIVE: Duration = Duration::from_millis(250);
 /// Control messages waiting to be sent.

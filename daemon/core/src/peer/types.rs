@@ -216,3 +216,22 @@ pub struct PeerStats {
     /// Stream rate announced by the root.
     pub bitrate_kbps: u32,
 }
+
+/// The steps of a join, in the order they happen (see [`Peer::join_phases`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum JoinStep {
+    /// The root's JOIN_ACK.
+    Ack,
+    /// The first partnership.
+    Partner,
+    /// The first buffer map from a partner.
+    Map,
+    /// The first subscription to a partner.
+    Subscribe,
+    /// The first chunk stored.
+    Chunk,
+    /// The chunk at the start point (the key frame) stored.
+    Start,
+    /// The first bytes handed to output 0.
+    Output,
+}

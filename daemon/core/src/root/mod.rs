@@ -351,4 +351,5 @@ pub struct Root {
 /// Default relay budget, kbit/s: about two SD streams.
 pub const DEFAULT_RELAY_KBPS: u32 = 2048;
 
+mod seeds;
 mod session;

@@ -330,124 +330,6 @@ impl Root {
         });
     }
 
-    /// Decides a subscription: keep what the box already has from us, accept new substreams while
-    /// seed places are free, or in place of a seed with far less upload.
-    fn on_subscribe(&mut self, now: Instant, i: u32, mask: u8, from_seq: u64) -> (u8, u8) {
-        let Some(s) = self.sessions[i as usize].as_ref() else {
-            return (0, mask);
-        };
-        let (ch, have, upload) = (s.channel, s.down.mask, s.upload_kbps);
-        let mut accepted = 0u8;
-        for sub in 0..SUBSTREAMS {
-            let bit = 1u8 << sub;
-            if mask & bit == 0 {
-                continue;
-            }
-            if have & bit != 0 {
-                accepted |= bit;
-                continue;
-            }
-            // A seed not heard from for SEED_SILENT has crashed or lost its link: the boxes below
-            // it ask here, so its place goes to them rather than wait for the session timeout.
-            let silent = self.channels[ch].seeds[sub].iter().position(|&j| {
-                self.sessions[j as usize]
-                    .as_ref()
-                    .is_none_or(|x| now.saturating_since(x.last_heard) > SEED_SILENT)
-            });
-            if let Some(k) = silent {
-                self.stats.seed_changes[1] += 1;
-                let j = self.channels[ch].seeds[sub].swap_remove(k);
-                if let Some(x) = self.sessions[j as usize].as_mut() {
-                    let m = x.down.mask & !bit;
-                    x.down.subscribe(m, 0);
-                    let addr = x.addr;
-                    self.replies.push((
-                        addr,
-                        Reply::SubAck {
-                            session: j,
-                            accepted: m,
-                            refused: bit,
-                        },
-                    ));
-                }
-            }
-            let seeds = &self.channels[ch].seeds[sub];
-            if seeds.len() < self.cfg.seed_copies {
-                self.channels[ch].seeds[sub].push(i);
-                accepted |= bit;
-                continue;
-            }
-            // Replace the weakest seed: the one with the least upload per substream it seeds,
-            // if this box, seeding one more, would have half as much again. Seed places thus
-            // spread over distinct strong boxes (one box seeding every substream is a single
-            // point of failure with a narrow top of every tree).
-            let load = |j: u32| {
-                self.channels[ch]
-                    .seeds
-                    .iter()
-                    .filter(|v| v.contains(&j))
-                    .count() as u64
-            };
-            let weakest = seeds
-                .iter()
-                .enumerate()
-                .filter_map(|(k, &j)| {
-                    self.sessions[j as usize]
-                        .as_ref()
-                        .map(|x| (k, j, per_place(x.upload_kbps, load(j).max(1))))
-                })
-                .min_by_key(|&(_, _, up)| up);
-            if let Some((k, j, up)) = weakest {
-                let mine = per_place(upload, load(i) + 1);
-                if mine * 2 > up * 3 {
-                    self.stats.seed_changes[0] += 1;
-                    self.channels[ch].seeds[sub][k] = i;
-                    if let Some(w) = self.sessions[j as usize].as_mut() {
-                        let m = w.down.mask & !bit;
-                        w.down.subscribe(m, 0);
-                        let addr = w.addr;
-                        self.replies.push((
-                            addr,
-                            Reply::SubAck {
-                                session: j,
-                                accepted: m,
-                                refused: bit,
-                            },
-                        ));
-                        // Its subtree hangs on: it goes below the new seed.
-                        self.replies.push((
-                            addr,
-                            Reply::Seeds {
-                                session: j,
-                                mask: bit,
-                            },
-                        ));
-                    }
-                    accepted |= bit;
-                }
-            }
-            // Out of the mesh's reach: the root relays it (root/relay.rs).
-            if accepted & bit == 0 && self.relay_accept(i, sub) {
-                accepted |= bit;
-            }
-        }
-        // Substreams the box no longer wants from us free their seed places.
-        let dropped = have & !mask;
-        for sub in 0..SUBSTREAMS {
-            if dropped & (1 << sub) != 0 {
-                let seeds = &mut self.channels[ch].seeds[sub];
-                let n = seeds.len();
-                seeds.retain(|&x| x != i);
-                self.stats.seed_changes[2] += (n - seeds.len()) as u64;
-            }
-        }
-        if let Some(s) = self.sessions[i as usize].as_mut() {
-            s.down.subscribe(accepted, from_seq);
-        }
-        self.relay_settle(i, accepted);
-        (accepted, mask & !accepted)
-    }
-
     /// Whether a PEERS answer fits this second's `peers_per_s` (and counts it).
     fn peers_budget(&mut self, now: Instant) -> bool {
         let ok = take(&mut self.peers_window, self.cfg.peers_per_s, now);
@@ -662,28 +544,6 @@ impl Root {
         None
     }
 
-    /// The seeds of the substreams in `mask` on session `i`'s channel (not `i` itself).
-    fn seed_sample(&self, i: usize, mask: u8) -> Sample {
-        let mut out = Sample::new();
-        let Some(me) = self.sessions[i].as_ref() else {
-            return out;
-        };
-        for (sub, seeds) in self.channels[me.channel].seeds.iter().enumerate() {
-            if mask & (1 << sub) == 0 {
-                continue;
-            }
-            for &j in seeds {
-                if let Some(s) = self.sessions[j as usize]
-                    .as_ref()
-                    .filter(|_| j as usize != i)
-                {
-                    out.add(s.addr, u8::from(s.reachable));
-                }
-            }
-        }
-        out
-    }
-
     /// Peers for session `i`: same address, then same group, then the rest (reachable ones).
     fn sample(&mut self, i: usize) -> Sample {
         let mut out = Sample::new();
@@ -791,12 +651,6 @@ impl Root {
     }
 }
 
-/// Upload per seed place (bit/s) of a box with `upload_kbps` holding `places`. A box that gave
-/// no figure (0: no cap) has none: it neither takes a place by strength nor loses one that way.
-fn per_place(upload_kbps: u32, places: u64) -> u64 {
-    u64::from(upload_kbps) * 1000 / places.max(1)
-}
-
 /// Takes one from a per-second budget of `cap`: `window` is (window start, taken in it).
 fn take(window: &mut (Instant, u32), cap: u32, now: Instant) -> bool {
     if now.saturating_since(window.0) >= Duration::from_secs(1) {
@@ -824,6 +678,7 @@ mod tests {
 
     #[test]
     fn per_place_spreads_places_and_ignores_no_figure() {
+        use super::super::seeds::per_place;
         // A box holding four places yields one to an equal box, but two equal single-place
         // seeds never trade (the 1.5× hysteresis in on_subscribe).
         let (four, one) = (per_place(3000, 4), per_place(3000, 1));
