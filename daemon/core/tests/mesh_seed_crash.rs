@@ -21,6 +21,7 @@ fn a_crashed_seed_is_replaced() {
     let victim = (0..16)
         .filter(|&i| sim.boxes[i].hops().contains(&1))
         .max_by_key(|&i| sim.boxes[i].stats().bytes_uploaded)
+        // After 8 s the root feeds at least one box: the test cannot go on without one.
         .expect("a seed box");
     let lost: Vec<usize> = (0..4)
         .filter(|&s| sim.boxes[victim].hops()[s] == 1)

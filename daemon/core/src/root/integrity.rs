@@ -22,7 +22,6 @@ use crate::wire::{Message, KEY_ED25519};
 use crate::Transmit;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
-use core::time::Duration;
 use ed25519_compact::{KeyPair, Seed};
 
 /// Least manifests kept per channel for MANIFEST_REQ.
@@ -120,15 +119,9 @@ impl RootIntegrity {
 
     /// Whether an answer fits this second's budget (and counts it).
     fn budget(&mut self, now: Instant) -> bool {
-        if now.saturating_since(self.window.0) >= Duration::from_secs(1) {
-            self.window = (now, 0);
-        }
-        if self.window.1 >= ANSWERS_PER_S {
-            self.answers_dropped += 1;
-            return false;
-        }
-        self.window.1 += 1;
-        true
+        let ok = super::session::take(&mut self.window, ANSWERS_PER_S, now);
+        self.answers_dropped += u64::from(!ok);
+        ok
     }
 }
 

@@ -652,7 +652,7 @@ impl Root {
 }
 
 /// Takes one from a per-second budget of `cap`: `window` is (window start, taken in it).
-fn take(window: &mut (Instant, u32), cap: u32, now: Instant) -> bool {
+pub(super) fn take(window: &mut (Instant, u32), cap: u32, now: Instant) -> bool {
     if now.saturating_since(window.0) >= Duration::from_secs(1) {
         *window = (now, 0);
     }
