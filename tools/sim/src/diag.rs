@@ -128,11 +128,14 @@ pub fn print_chains(t_s: u64, boxes: &HashMap<u32, Seen>, n: usize) {
                 .iter()
                 .enumerate()
                 .map(|(k, &h)| {
-                    let x = &boxes[&h];
+                    let Some(x) = boxes.get(&h) else {
+                        // The parent departed since: `walk` ends there (End::Unknown).
+                        return format!("{h}(gone)");
+                    };
                     // How far this hop's parent's cursor for it trails (seqs).
                     let cur = hops
                         .get(k + 1)
-                        .and_then(|p| boxes[p].behind.get(&h))
+                        .and_then(|p| boxes.get(p)?.behind.get(&h))
                         .map_or(String::from("-"), |b| b[s].to_string());
                     format!(
                         "{h}({}k/{}k,{}ms,cur{cur},kids{})",

@@ -141,6 +141,9 @@ impl Peer {
     /// parent. In a loop the count climbs by one per MAP until it passes [`MAX_HOPS`].
     pub fn hops(&self) -> [u8; SUBSTREAMS] {
         core::array::from_fn(|s| match self.parents[s] {
+            // Asked of the root but not (or no longer) pushed by it: no path yet. Claiming one
+            // would draw boxes cut off alongside this one onto a box with nothing to give.
+            Parent::Root if !self.root_feeding(s) => HOPS_NONE,
             Parent::Root => 1,
             Parent::None => HOPS_NONE,
             Parent::Partner(t) => {
@@ -152,6 +155,14 @@ impl Peer {
                         h => h.saturating_add(1).min(HOPS_NONE - 1),
                     })
             }
+        })
+    }
+
+    /// Whether the root pushed substream `s` to us since we last chose it as parent, and
+    /// within `parent_timeout`.
+    fn root_feeding(&self, s: usize) -> bool {
+        self.root_last_chunk[s].is_some_and(|t| {
+            t >= self.parent_since[s] && self.now.saturating_since(t) <= self.cfg.parent_timeout
         })
     }
 

@@ -361,14 +361,13 @@ impl Peer {
             SUBSTREAMS as u64 * 2
         };
         // Feasibility (as in distance-vector routing): a partner deeper than this box was when
-        // it last had a parent may be its own descendant, still advertising a stale path. Only
-        // after FEASIBLE_HOLD without a parent (the orphaned subtree has heard by then) may any
-        // partner do.
+        // it last had a path may be its own descendant, still advertising a stale path. That
+        // holds as much for a box replacing a quiet or slow parent as for an orphan: taking a
+        // descendant closes a loop. Only after FEASIBLE_HOLD without a path (the subtree below
+        // has heard by then) may any partner do.
         let (fd, since) = self.feasible[s];
-        let feasible = self.parents[s] != Parent::None
-            || p.hops[s] <= fd
-            || p.sub_top[s] > mine
-            || now.saturating_since(since) >= FEASIBLE_HOLD;
+        let feasible =
+            p.hops[s] <= fd || p.sub_top[s] > mine || now.saturating_since(since) >= FEASIBLE_HOLD;
         p.up && p.refused_until[s] <= now
             && feasible
             && p.down.mask & (1 << s) == 0
@@ -527,9 +526,16 @@ impl Peer {
             }
             let seed_lost = self.seed_lost & (1 << s) != 0;
             self.seed_lost &= !(1 << s);
-            let new = match self.best_parent(now, s) {
-                // Our parent was the root's seed: every partner in this tree lost it too.
-                _ if seed_lost && self.cfg.max_child_substreams > 0 => Parent::Root,
+            // Our parent was the root's seed: every partner in this tree lost it too (asked
+            // before `best_parent`, which counts a place taken from the partner it picks).
+            let to_root = seed_lost && self.cfg.max_child_substreams > 0;
+            let pick = if to_root {
+                None
+            } else {
+                self.best_parent(now, s)
+            };
+            let new = match pick {
+                _ if to_root => Parent::Root,
                 Some(i) => Parent::Partner(self.partners[i].token),
                 // A thin membership (neighbour pre-join: serves no children) never takes one of
                 // the root's few seed places from a box that would pass the stream on.

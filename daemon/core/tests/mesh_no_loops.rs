@@ -1,0 +1,108 @@
+//! One seed copy, and the seed of the biggest tree crashes: the boxes below it look for new
+//! parents all at once. None may take its own descendant (a parent loop: the substream never
+//! comes back to anyone in it), at any moment, and everyone plays on.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tvmesh_core::output::OutputId;
+use tvmesh_core::peer::PeerConfig;
+use tvmesh_core::root::RootConfig;
+
+const BOXES: usize = 200;
+
+/// Boxes (by index) on a parent loop in substream `s`.
+fn loops(sim: &Sim, s: usize) -> Vec<usize> {
+    let index: HashMap<SocketAddr, usize> = (0..BOXES).map(|i| (box_addr(i), i)).collect();
+    let parent = |i: usize| {
+        sim.boxes[i].parent_addrs()[s]
+            .and_then(|a| index.get(&a).copied())
+            .filter(|&j| !sim.dead[j])
+    };
+    let mut on_loop = Vec::new();
+    for start in (0..BOXES).filter(|&i| !sim.dead[i]) {
+        let mut at = start;
+        // A chain longer than the swarm revisits a box.
+        for _ in 0..=BOXES {
+            match parent(at) {
+                Some(j) if j == start => {
+                    on_loop.push(start);
+                    break;
+                }
+                Some(j) => at = j,
+                None => break,
+            }
+        }
+    }
+    on_loop
+}
+
+#[test]
+fn no_parent_loop_after_a_seed_crash() {
+    let root = RootConfig {
+        seed_copies: 1,
+        ..root_config()
+    };
+    // Mixed uplinks, as in the field: trees several levels deep.
+    let mut sim = Sim::with_root(root, 0, PeerConfig::default());
+    for i in 0..BOXES {
+        let upload_kbps = [1200, 3000, 3000, 8000][i % 4];
+        sim.add_box(PeerConfig {
+            upload_kbps,
+            ..PeerConfig::default()
+        });
+    }
+    sim.loss_ppm = 5_000;
+    sim.run_for(Duration::from_secs(10));
+    let victim = (0..BOXES)
+        .filter(|&i| sim.boxes[i].hops().contains(&1))
+        .max_by_key(|&i| sim.boxes[i].stats().bytes_uploaded)
+        // After 10 s the root feeds at least one box: the test cannot go on without one.
+        .expect("a seed box");
+    sim.dead[victim] = true;
+    let before: Vec<u64> = sim.boxes.iter().map(|b| b.stats().played).collect();
+    let mut worst = (0, 0, Vec::new());
+    for step in 0..80 {
+        sim.run_for(Duration::from_millis(100));
+        for s in 0..4 {
+            let l = loops(&sim, s);
+            if l.len() > worst.2.len() {
+                worst = (step, s, l);
+            }
+        }
+    }
+    assert!(
+        worst.2.is_empty(),
+        "{} ms after seed {victim} crashed, substream {}: boxes {:?} on a parent loop",
+        (worst.0 + 1) * 100,
+        worst.1,
+        worst.2
+    );
+    // Everyone plays on; most boxes never notice. (A few, re-attached deep in the re-formed
+    // tree, play part of the time more than `late_after` behind: late chunks count against
+    // continuity. Measured: median 99.88%, lowest 79.5%.)
+    let mut c: Vec<u32> = (0..BOXES)
+        .filter(|&i| i != victim)
+        .map(|i| sim.boxes[i].continuity_ppm(OutputId(0)))
+        .collect();
+    c.sort_unstable();
+    assert!(
+        c[c.len() / 2] >= 995_000,
+        "median continuity {}",
+        c[c.len() / 2]
+    );
+    assert!(
+        c[c.len() / 10] >= 950_000,
+        "10th percentile continuity {}",
+        c[c.len() / 10]
+    );
+    for i in (0..BOXES).filter(|&i| i != victim) {
+        assert!(
+            sim.boxes[i].stats().played > before[i],
+            "box {i} stopped playing: {:?}",
+            sim.boxes[i].stats()
+        );
+    }
+}
