@@ -28,6 +28,9 @@ fn ents() -> Entitlements {
 fn cfg(id: Option<&str>, secret: [u8; 32]) -> PeerConfig {
     PeerConfig {
         device: id.map(|i| DeviceIdentity::new(i.as_bytes(), secret).unwrap()),
+        // About two streams of upload each (the sample is ~1 Mbit/s): no one box can feed the
+        // other five, so unlicensed boxes must relay too.
+        upload_kbps: 2500,
         ..PeerConfig::default()
     }
 }
@@ -51,11 +54,13 @@ fn entitled_box_plays_others_relay_but_output_nothing() {
     sim.root.protect(0, [7; 32], 2).unwrap();
     sim.root.set_entitlements(ents());
     let good = sim.add_box(cfg(Some("good"), SECRET));
+    // The licensed box joins alone (its join time is measured below); the others follow.
+    step(&mut sim, Duration::from_secs(1));
     let none = sim.add_box(cfg(Some("other"), SECRET));
     let old = sim.add_box(cfg(Some("old"), SECRET));
     let bad = sim.add_box(cfg(Some("wrongkey"), [0x22; 32]));
     let stranger = sim.add_box(cfg(Some("nobody"), SECRET));
-    let anon = sim.add_box(PeerConfig::default());
+    let anon = sim.add_box(cfg(None, SECRET));
     step(&mut sim, Duration::from_secs(9));
 
     let st = |i: usize| sim.boxes[i].drm_state().0;

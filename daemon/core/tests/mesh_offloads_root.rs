@@ -1,5 +1,5 @@
-//! Twenty boxes share the stream: the root sends about `seed_copies` (2) copies of it plus a few
-//! repairs, every box plays with continuity ≥ 99.5% under 1% loss, and most bytes come from peers.
+//! Twenty boxes share the stream: the root sends about `seed_copies` (1, the default) copy of it
+//! plus a few repairs and control, within issue 4's 2× target, every box plays with continuity ≥ 99.5% under 1% loss, and most bytes come from peers.
 
 mod common;
 use common::*;
@@ -8,7 +8,7 @@ use tvmesh_core::output::OutputId;
 use tvmesh_core::peer::PeerConfig;
 
 #[test]
-fn root_egress_stays_near_two_copies() {
+fn root_egress_stays_near_one_copy() {
     let mut sim = Sim::new(0, PeerConfig::default());
     sim.loss_ppm = 10_000;
     sim.run_for(Duration::from_secs(2));
@@ -29,7 +29,7 @@ fn root_egress_stays_near_two_copies() {
     );
     let ratio = (b1 - b0) as f64 / (in1 - in0) as f64;
     println!("root egress = {ratio:.2} × the stream for 20 boxes");
-    assert!(ratio <= 2.5, "root egress {ratio:.2} × stream");
+    assert!(ratio <= 2.0, "root egress {ratio:.2} × stream");
     let (mut from_root, mut from_peers) = (0, 0);
     for (i, b) in sim.boxes.iter().enumerate() {
         let c = b.continuity_ppm(OutputId(0));

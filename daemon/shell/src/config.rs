@@ -63,7 +63,7 @@ FLAGS (each also a `key = value` line in a config file or board profile):
   --upload-kbps N      upload cap for this box, kbit/s (0 = none); within it a LEDBAT-style
                        controller backs off when queueing delay grows
   --max-partners N     peer: partners kept at most (default 6)
-  --seed-copies N      root: boxes fed each substream directly (default 2); root egress is
+  --seed-copies N      root: boxes fed each substream directly (default 1); root egress is
                        about this many stream copies plus repairs
   --repair-kbps N      root: repair budget for other boxes, kbit/s (default half the stream)
   --relay-kbps N       root: relay budget for NATed boxes no partner can reach, kbit/s
@@ -545,7 +545,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
     let seed_copies = last(all, "seed_copies")
         .map(|s| num(s, 1, 64))
         .transpose()?
-        .unwrap_or(2);
+        .unwrap_or(1);
     let repair_kbps = last(all, "repair_kbps")
         .map(|s| num(s, 0, 10_000_000))
         .transpose()?

@@ -85,7 +85,7 @@ impl Params {
             ip_overhead: 28,
             pool_kib: 4096,
             max_partners: 6,
-            seed_copies: 2,
+            seed_copies: 1,
             root_pool_kib: 4096,
             root_batch_us: 1000,
             feed_us: 5000,
@@ -267,7 +267,7 @@ NETWORK AND AUDIENCE (override the scenario):
 CORE SETTINGS:
   --partners N         PeerConfig.max_partners (default 6, the daemon's)
   --pool-kib K         box pool budget (default 4096, the daemon's; metadata only)
-  --seed-copies N      RootConfig.seed_copies (default 2, the daemon's)
+  --seed-copies N      RootConfig.seed_copies (default 1, the daemon's)
   --root-batch-us U    the root drains its output at most every U µs (default 1000; 0 = after
                        every input)
 

@@ -107,7 +107,7 @@ impl Default for RootConfig {
             pool_bytes: 4 << 20,
             first_seq: 0,
             seed: 1,
-            seed_copies: 2,
+            seed_copies: 1,
             repair_kbps: 0,
             groups: Vec::new(),
             sign: true,
