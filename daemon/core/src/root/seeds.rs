@@ -128,6 +128,17 @@ impl Root {
         Some(addr)
     }
 
+    /// The boxes channel `ch` seeds substream `sub` to (diagnostics: the simulator's
+    /// `TVMESH_SIM_DIAG_AT`); empty for an unknown channel.
+    pub fn seed_addrs(&self, ch: usize, sub: usize) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.channels
+            .get(ch)
+            .and_then(|c| c.seeds.get(sub))
+            .into_iter()
+            .flatten()
+            .filter_map(|&j| self.sessions[j as usize].as_ref().map(|s| s.addr))
+    }
+
     /// The seeds of the substreams in `mask` on session `i`'s channel (not `i` itself).
     pub(super) fn seed_sample(&self, i: usize, mask: u8) -> Sample {
         let mut out = Sample::new();

@@ -128,6 +128,27 @@ impl Main {
                 });
             }
             crate::diag::print_chains(t / 1_000_000, &seen, 6);
+            // The root's seeds, per substream, as their boxes see themselves.
+            let root = lock(&shared.blocks[0]);
+            if let Some(Core::Root(r)) = root.first().map(|n| &n.core) {
+                for sub in 0..4 {
+                    for a in r.root.seed_addrs(0, sub) {
+                        let id = crate::net::id_of(a).unwrap_or(u32::MAX);
+                        match seen.get(&id) {
+                            Some(b) => eprintln!(
+                                "diag t={}s seed s{sub}: box {id} cap {} kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
+                                t / 1_000_000,
+                                b.cap_kbps,
+                                b.kinds,
+                                b.src_delay,
+                                b.kids_in,
+                                b.orphan_why
+                            ),
+                            None => eprintln!("diag t={}s seed s{sub}: box {id} gone", t / 1_000_000),
+                        }
+                    }
+                }
+            }
         }
         let (s, playing, partners, sessions, seeds) = self.snapshot(shared, true);
         if t / 1_000_000 > self.p.steady_from_s() {
