@@ -319,6 +319,15 @@ enum Reply {
         session: u32,
         mask: u8,
     },
+    /// Sent to a box that just took a seed place from `predecessor`: the predecessor's address
+    /// (PEERS). The new seed greets it, so the old seed's tree hangs below the new one instead of
+    /// being cut off at the top — even when the new seed has no partner yet (measured at 100,000
+    /// viewers: a box that found no partner in the flash crowd took a place by strength, and
+    /// that substream's tree never formed again).
+    Successor {
+        session: u32,
+        predecessor: u32,
+    },
 }
 
 /// The root state machine.

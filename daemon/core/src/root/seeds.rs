@@ -76,7 +76,8 @@ impl Root {
                     self.stats.seed_changes[0] += 1;
                     self.channels[ch].seeds[sub][k] = i;
                     if let Some(addr) = self.unseed(j, bit) {
-                        // Its subtree hangs on: it goes below the new seed.
+                        // Its subtree hangs on: it goes below the new seed. Each hears of the
+                        // other (the old seed's partner table may be full; the new one greets).
                         self.replies.push((
                             addr,
                             Reply::Seeds {
@@ -84,6 +85,14 @@ impl Root {
                                 mask: bit,
                             },
                         ));
+                        let to = self.sessions[i as usize].as_ref().map(|s| s.addr);
+                        if let Some(me) = to {
+                            let succ = Reply::Successor {
+                                session: i,
+                                predecessor: j,
+                            };
+                            self.replies.push((me, succ));
+                        }
                     }
                     accepted |= bit;
                 }

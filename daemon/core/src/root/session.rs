@@ -529,6 +529,19 @@ impl Root {
                     }
                     wire::emit_peers(s.channel as u16, sample.as_slice(), buf)
                 }
+                Reply::Successor {
+                    session,
+                    predecessor,
+                } => {
+                    let (Some(s), Some(p)) = (
+                        self.sessions[session as usize].as_ref(),
+                        self.sessions[predecessor as usize].as_ref(),
+                    ) else {
+                        continue;
+                    };
+                    let one = [(p.addr, u8::from(p.reachable))];
+                    wire::emit_peers(s.channel as u16, &one, buf)
+                }
                 Reply::Peers { session } => {
                     let sample = self.sample(session as usize);
                     let Some(s) = self.sessions[session as usize].as_ref() else {
