@@ -528,21 +528,17 @@ impl Peer {
             self.seed_lost &= !(1 << s);
             // Our parent was the root's seed: every partner in this tree lost it too (asked
             // before `best_parent`, which counts a place taken from the partner it picks).
-            let to_root = seed_lost && self.cfg.max_child_substreams > 0;
-            let pick = if to_root {
-                None
+            let serves = self.cfg.max_child_substreams > 0;
+            let new = if seed_lost && serves {
+                Parent::Root
             } else {
-                self.best_parent(now, s)
-            };
-            let new = match pick {
-                _ if to_root => Parent::Root,
-                Some(i) => Parent::Partner(self.partners[i].token),
-                // A thin membership (neighbour pre-join: serves no children) never takes one of
-                // the root's few seed places from a box that would pass the stream on.
-                None if self.root_refused_until[s] <= now && self.cfg.max_child_substreams > 0 => {
-                    Parent::Root
+                match self.best_parent(now, s) {
+                    Some(i) => Parent::Partner(self.partners[i].token),
+                    // A thin membership (neighbour pre-join: serves no children) never takes one
+                    // of the root's few seed places from a box that would pass the stream on.
+                    None if self.root_refused_until[s] <= now && serves => Parent::Root,
+                    None => Parent::None,
                 }
-                None => Parent::None,
             };
             if new != self.parents[s] {
                 self.stats.parent_switches += 1;
