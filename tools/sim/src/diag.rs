@@ -151,6 +151,17 @@ pub fn print_chains(t_s: u64, boxes: &HashMap<u32, Seen>, n: usize) {
     }
 }
 
+/// One of the root's seeds for substream `sub`, as its box sees itself.
+pub fn print_seed(t_s: u64, sub: usize, id: u32, boxes: &HashMap<u32, Seen>) {
+    match boxes.get(&id) {
+        Some(b) => eprintln!(
+            "diag t={t_s}s seed s{sub}: box {id} cap {} kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
+            b.cap_kbps, b.kinds, b.src_delay, b.kids_in, b.orphan_why
+        ),
+        None => eprintln!("diag t={t_s}s seed s{sub}: box {id} gone"),
+    }
+}
+
 #[derive(Debug)]
 pub enum End {
     Root,

@@ -21,7 +21,7 @@ impl Root {
         let Some(s) = self.sessions[i as usize].as_ref() else {
             return (0, mask);
         };
-        let (ch, have, upload) = (s.channel, s.down.mask, s.upload_kbps);
+        let (ch, have, upload, me) = (s.channel, s.down.mask, s.upload_kbps, s.addr);
         let mut accepted = 0u8;
         for sub in 0..SUBSTREAMS {
             let bit = 1u8 << sub;
@@ -85,14 +85,11 @@ impl Root {
                                 mask: bit,
                             },
                         ));
-                        let to = self.sessions[i as usize].as_ref().map(|s| s.addr);
-                        if let Some(me) = to {
-                            let succ = Reply::Successor {
-                                session: i,
-                                predecessor: j,
-                            };
-                            self.replies.push((me, succ));
-                        }
+                        let succ = Reply::Successor {
+                            session: i,
+                            predecessor: j,
+                        };
+                        self.replies.push((me, succ));
                     }
                     accepted |= bit;
                 }

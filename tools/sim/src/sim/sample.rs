@@ -134,18 +134,7 @@ impl Main {
                 for sub in 0..4 {
                     for a in r.root.seed_addrs(0, sub) {
                         let id = crate::net::id_of(a).unwrap_or(u32::MAX);
-                        match seen.get(&id) {
-                            Some(b) => eprintln!(
-                                "diag t={}s seed s{sub}: box {id} cap {} kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
-                                t / 1_000_000,
-                                b.cap_kbps,
-                                b.kinds,
-                                b.src_delay,
-                                b.kids_in,
-                                b.orphan_why
-                            ),
-                            None => eprintln!("diag t={}s seed s{sub}: box {id} gone", t / 1_000_000),
-                        }
+                        crate::diag::print_seed(t / 1_000_000, sub, id, &seen);
                     }
                 }
             }
