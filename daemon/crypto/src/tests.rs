@@ -150,3 +150,121 @@ fn blake2s_many_matches_single() {
     assert_eq!(short[..2], out[..2]);
     assert_eq!(short[2], [0xAA; 32]);
 }
+
+/// Byte `i` of the test message of length `len` (different for every length, so lanes differ).
+fn lane_msg(len: usize) -> impl Fn(usize) -> u8 {
+    move |i| (i.wrapping_mul(31) ^ len.wrapping_mul(7) ^ (i >> 8)) as u8
+}
+
+/// The 4-lane path ([`hash_copied_lanes`]) with the portable lanes (every target) and the NEON
+/// lanes (aarch64, the code `Blake2sMany::hash` runs there) on `lens.len()` ≤ [`MANY`] messages of
+/// those lengths, each digest checked against `blake2s_simd` one at a time.
+fn check_lanes(many: &mut Blake2sMany, lens: &[usize]) {
+    check_lanes_with(many, lens, lanes::portable::HASH4);
+    #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+    check_lanes_with(many, lens, lanes::neon::HASH4);
+}
+
+/// [`check_lanes`] for one lane type; the buffers are first filled with junk (the path zeroes
+/// the padding itself).
+fn check_lanes_with(many: &mut Blake2sMany, lens: &[usize], hash4: lanes::Hash4) {
+    let n = lens.len();
+    let mut all_lens = [0usize; MANY];
+    for (i, (buf, &len)) in many.bufs.iter_mut().zip(lens).enumerate() {
+        let msg = lane_msg(len);
+        buf.fill(0xE0 | i as u8);
+        for (j, b) in buf[..len].iter_mut().enumerate() {
+            *b = msg(j);
+        }
+        all_lens[i] = len;
+    }
+    let mut want = [[0u8; 32]; MANY];
+    for (w, (buf, &len)) in want.iter_mut().zip(many.bufs.iter().zip(lens)) {
+        *w = *blake2s_simd::blake2s(&buf[..len]).as_array();
+    }
+    let mut got = [[0x5Au8; 32]; MANY];
+    hash_copied_lanes(&mut many.bufs, &all_lens, n, &mut got[..n], hash4);
+    assert_eq!(got[..n], want[..n], "lengths {lens:?}");
+}
+
+/// Every length 0..=MANY_COPY_MAX once, in groups of 1, 2, … 8 messages in turn (one or two
+/// 4-lane halves, unused lanes), against one-at-a-time `blake2s_simd`.
+#[test]
+fn blake2s_lanes_every_length() {
+    let mut many = Blake2sMany::new();
+    let (mut len, mut size) = (0, 1);
+    while len <= MANY_COPY_MAX {
+        let end = (len + size).min(MANY_COPY_MAX + 1);
+        let lens: [usize; MANY] = core::array::from_fn(|i| len + i);
+        check_lanes(&mut many, &lens[..end - len]);
+        len = end;
+        size = size % MANY + 1;
+    }
+}
+
+/// Lengths with different block counts inside one group (lanes finish at different blocks, the
+/// longest runs alone at the end), in every rotation, for each group size.
+#[test]
+fn blake2s_lanes_mixed_lengths() {
+    let mut many = Blake2sMany::new();
+    // 1408 = MANY_COPY_MAX; 1326 a chunk with its head.
+    let mix = [0, 1408, 64, 65, 1326, 1, 63, 128, 1344, 55, 1407, 640];
+    for size in 1..=MANY {
+        for r in 0..mix.len() {
+            let lens: [usize; MANY] = core::array::from_fn(|i| mix[(r + i) % mix.len()]);
+            check_lanes(&mut many, &lens[..size]);
+        }
+    }
+}
+
+/// RFC 7693 appendix B, BLAKE2s-256("abc"), through the lane path alone and amid longer lanes,
+/// and through [`Blake2sMany::hash`] (the lane path on aarch64, AVX2/SSE4.1/portable elsewhere).
+#[test]
+fn blake2s_lanes_rfc7693_abc() {
+    let want = [
+        0x50, 0x8c, 0x5e, 0x8c, 0x32, 0x7c, 0x14, 0xe2, 0xe1, 0xa7, 0x2b, 0xa3, 0x4e, 0xeb, 0x45,
+        0x2f, 0x37, 0x45, 0x8b, 0x20, 0x9e, 0xd6, 0x3a, 0x29, 0x4d, 0x99, 0x9b, 0x4c, 0x86, 0x67,
+        0x59, 0x82,
+    ];
+    let mut many = Blake2sMany::new();
+    for (lane, n) in [(0, 1), (2, 3), (4, 5), (7, 8)] {
+        let mut lens = [1326; MANY];
+        for (i, buf) in many.bufs.iter_mut().enumerate() {
+            buf.fill(0xEE);
+            buf[..3].copy_from_slice(if i == lane { b"abc" } else { b"xyz" });
+        }
+        lens[lane] = 3;
+        let mut out = [[0u8; 32]; MANY];
+        hash_copied_lanes(
+            &mut many.bufs,
+            &lens,
+            n,
+            &mut out[..n],
+            lanes::portable::HASH4,
+        );
+        assert_eq!(out[lane], want, "lane {lane} of {n}");
+        #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+        {
+            let mut out = [[0u8; 32]; MANY];
+            hash_copied_lanes(&mut many.bufs, &lens, n, &mut out[..n], lanes::neon::HASH4);
+            assert_eq!(out[lane], want, "NEON lane {lane} of {n}");
+        }
+    }
+    let body = [0x77u8; 1316];
+    let msgs: [(&[u8], &[u8]); 6] = [
+        (b"0123456789", &body),
+        (b"ab", b"c"),
+        (b"", b""),
+        (b"abc", b""),
+        (b"0123456789", &body[..1]),
+        (b"", b"abc"),
+    ];
+    let mut out = [[0u8; 32]; 6];
+    many.hash(&msgs, &mut out);
+    for i in [1, 3, 5] {
+        assert_eq!(out[i], want, "message {i}");
+    }
+    for i in [0, 2, 4] {
+        assert_eq!(out[i], blake2s_256(msgs[i].0, msgs[i].1), "message {i}");
+    }
+}
