@@ -21,6 +21,8 @@ pub struct Seen {
     /// Per substream without a parent: the partners and why none feeds us.
     pub orphan_why: Vec<(usize, String)>,
     pub kids_in: [u32; 4],
+    /// Uplink queue (ms) at the sample.
+    pub queue_ms: u64,
 }
 
 impl Seen {
@@ -64,6 +66,7 @@ impl Seen {
                 }
                 k
             },
+            queue_ms: 0,
         }
     }
 }
@@ -155,8 +158,8 @@ pub fn print_chains(t_s: u64, boxes: &HashMap<u32, Seen>, n: usize) {
 pub fn print_seed(t_s: u64, sub: usize, id: u32, boxes: &HashMap<u32, Seen>) {
     match boxes.get(&id) {
         Some(b) => eprintln!(
-            "diag t={t_s}s seed s{sub}: box {id} cap {} kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
-            b.cap_kbps, b.kinds, b.src_delay, b.kids_in, b.orphan_why
+            "diag t={t_s}s seed s{sub}: box {id} cap {} queue {} ms kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
+            b.cap_kbps, b.queue_ms, b.kinds, b.src_delay, b.kids_in, b.orphan_why
         ),
         None => eprintln!("diag t={t_s}s seed s{sub}: box {id} gone"),
     }

@@ -123,7 +123,9 @@ impl Main {
             for &id in &self.alive {
                 shared.with_node(id, |n| {
                     if let Core::Peer(p) = &n.core {
-                        seen.insert(id, crate::diag::Seen::of(p, n.link.cap_bps));
+                        let mut x = crate::diag::Seen::of(p, n.link.cap_bps);
+                        x.queue_ms = n.link.free_at.saturating_sub(t) / 1000;
+                        seen.insert(id, x);
                     }
                 });
             }

@@ -306,8 +306,16 @@ fn print_join_phases(shared: &Shared, alive: &[u32], ramp_end: u64) {
         shared.with_node(id, |node| {
             if let Core::Peer(p) = &node.core {
                 let k = usize::from(node.created >= ramp_end);
-                for (j, d) in p.join_phases().iter().enumerate() {
-                    v[k][j].push(d.map_or(u64::MAX, |d| d.as_millis() as u64));
+                let ph = p
+                    .join_phases()
+                    .map(|d| d.map_or(u64::MAX, |d| d.as_millis() as u64));
+                // Slow joins one by one: every one after the ramp, one in ten during it.
+                let slow = ph[6] > 700 && ph[6] != u64::MAX && (k == 1 || id % 10 == 0);
+                if slow && std::env::var_os("TVMESH_SIM_SLOWJOIN").is_some() {
+                    eprintln!("slow join: box {id} after ramp {} ms {ph:?}", k == 1);
+                }
+                for (j, d) in ph.into_iter().enumerate() {
+                    v[k][j].push(d);
                 }
             }
         });
