@@ -4,7 +4,7 @@
 //!
 //! Message gathering: the block stays in 4 registers; each of a round's 4 message vectors is one
 //! 4-register table lookup (`tbl`, bytes from `MSG_BYTES`), round 0 (the identity permutation)
-//! is 4 unzips. Measured (guest instructions for 760 chunks of 1326 bytes, 8.6 M with this
+//! is 4 unzips. Measured (guest instructions for 760 chunks of 1326 bytes, 8.5 M with this
 //! code): gathering the words from a `[u32; 16]` into vectors lane by lane, +0.7 M; the index
 //! table read through an opaque address instead of 36 literals (one `adrp` fewer per vector, but
 //! LLVM splits each 16-byte load in two), +0.3 M.
