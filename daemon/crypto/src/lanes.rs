@@ -41,7 +41,7 @@ const _: () = assert!(MANY_COPY_MAX.is_multiple_of(BLOCK));
 /// The signature of every instantiation's `hash4`: BLAKE2s-256 of `bufs[l][..lens[l]]` into `[l]`.
 pub(crate) type Hash4 = fn([&[u8; MANY_COPY_MAX]; LANES], [usize; LANES]) -> [[u8; 32]; LANES];
 
-const IV: [u32; 8] = [
+pub(crate) const IV: [u32; 8] = [
     0x6A09_E667,
     0xBB67_AE85,
     0x3C6E_F372,
@@ -52,7 +52,7 @@ const IV: [u32; 8] = [
     0x5BE0_CD19,
 ];
 
-const SIGMA: [[usize; 16]; 10] = [
+pub(crate) const SIGMA: [[usize; 16]; 10] = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
     [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],

@@ -268,3 +268,56 @@ fn blake2s_lanes_rfc7693_abc() {
         assert_eq!(out[i], blake2s_256(msgs[i].0, msgs[i].1), "message {i}");
     }
 }
+
+/// One-message BLAKE2s ([`blake2s_256`]: NEON rows on aarch64, `blake2s_simd` elsewhere) and the
+/// plain-Rust rows (`one::portable`, every target) against `blake2s_simd` of the whole message:
+/// every length 0..=2048, split after 0..=16 bytes of head and at a few other points (block
+/// boundaries, the middle, the end).
+#[test]
+fn blake2s_one_every_length_and_split() {
+    let mut msg = [0u8; 2048];
+    for (i, b) in msg.iter_mut().enumerate() {
+        *b = (i.wrapping_mul(167) ^ (i >> 7)) as u8;
+    }
+    for len in 0..=msg.len() {
+        let m = &msg[..len];
+        let want = *blake2s_simd::blake2s(m).as_array();
+        let others = [
+            63,
+            64,
+            65,
+            128,
+            len / 2,
+            len.saturating_sub(64),
+            len.saturating_sub(1),
+            len,
+        ];
+        for cut in (0..=16).chain(others).filter(|&c| c <= len) {
+            let (head, body) = m.split_at(cut);
+            assert_eq!(blake2s_256(head, body), want, "length {len}, head {cut}");
+            if cut % 5 == 0 || cut > 16 {
+                assert_eq!(
+                    one::portable::blake2s_256(head, body),
+                    want,
+                    "portable {len}/{cut}"
+                );
+            }
+        }
+    }
+}
+
+/// RFC 7693 appendix B, BLAKE2s-256("abc"), through the plain-Rust rows, split anywhere (the
+/// NEON rows are [`blake2s_256`] on aarch64: `blake2s_rfc7693_abc`).
+#[test]
+fn blake2s_one_rfc7693_abc() {
+    let want = [
+        0x50, 0x8c, 0x5e, 0x8c, 0x32, 0x7c, 0x14, 0xe2, 0xe1, 0xa7, 0x2b, 0xa3, 0x4e, 0xeb, 0x45,
+        0x2f, 0x37, 0x45, 0x8b, 0x20, 0x9e, 0xd6, 0x3a, 0x29, 0x4d, 0x99, 0x9b, 0x4c, 0x86, 0x67,
+        0x59, 0x82,
+    ];
+    for cut in 0..=3 {
+        let (head, body) = b"abc".split_at(cut);
+        assert_eq!(one::portable::blake2s_256(head, body), want, "cut {cut}");
+        assert_eq!(blake2s_256(head, body), want, "cut {cut}");
+    }
+}

@@ -16,15 +16,16 @@
 use super::{BLOCK, LANES};
 use core::arch::aarch64::*;
 
-/// One `uint32x4_t`: lane `l` is message `l`'s word.
+/// One `uint32x4_t`: lane `l` is message `l`'s word (here; in `one::neon`, one row of a single
+/// message's state, with the operations marked `pub(crate)`).
 #[derive(Clone, Copy)]
-pub(crate) struct U32x4(uint32x4_t);
+pub(crate) struct U32x4(pub(crate) uint32x4_t);
 
 /// Bytes `16 i .. 16 i + 16` of a block as 4 little-endian words, without `unsafe` loads (LLVM
 /// folds the two halves into one 128-bit load; `i` is a constant after inlining).
 #[target_feature(enable = "neon")]
 #[inline]
-fn row(b: &[u8; BLOCK], i: usize) -> uint32x4_t {
+pub(crate) fn row(b: &[u8; BLOCK], i: usize) -> uint32x4_t {
     let half = |h: usize| u64::from_le_bytes(core::array::from_fn(|j| b[16 * i + 8 * h + j]));
     vreinterpretq_u32_u64(vcombine_u64(vcreate_u64(half(0)), vcreate_u64(half(1))))
 }
@@ -53,7 +54,7 @@ impl U32x4 {
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn from_array(x: [u32; LANES]) -> Self {
+    pub(crate) fn from_array(x: [u32; LANES]) -> Self {
         let v = vdupq_n_u32(x[0]);
         let v = vsetq_lane_u32::<1>(x[1], v);
         let v = vsetq_lane_u32::<2>(x[2], v);
@@ -61,7 +62,7 @@ impl U32x4 {
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn to_array(self) -> [u32; LANES] {
+    pub(crate) fn to_array(self) -> [u32; LANES] {
         let v = self.0;
         [
             vgetq_lane_u32::<0>(v),
@@ -72,17 +73,17 @@ impl U32x4 {
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn add(self, o: Self) -> Self {
+    pub(crate) fn add(self, o: Self) -> Self {
         U32x4(vaddq_u32(self.0, o.0))
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn xor(self, o: Self) -> Self {
+    pub(crate) fn xor(self, o: Self) -> Self {
         U32x4(veorq_u32(self.0, o.0))
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn ror16(self) -> Self {
+    pub(crate) fn ror16(self) -> Self {
         // Swap the 16-bit halves of each word.
         U32x4(vreinterpretq_u32_u16(vrev32q_u16(vreinterpretq_u16_u32(
             self.0,
@@ -90,12 +91,12 @@ impl U32x4 {
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn ror12(self) -> Self {
+    pub(crate) fn ror12(self) -> Self {
         U32x4(vsliq_n_u32::<20>(vshrq_n_u32::<12>(self.0), self.0))
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn ror8(self) -> Self {
+    pub(crate) fn ror8(self) -> Self {
         // Byte shuffle: each word's bytes [1, 2, 3, 0] (little-endian).
         const IDX: u64 = 0x0407_0605_0003_0201;
         const IDX_HI: u64 = IDX + 0x0808_0808_0808_0808;
@@ -107,7 +108,7 @@ impl U32x4 {
     }
     #[target_feature(enable = "neon")]
     #[inline]
-    fn ror7(self) -> Self {
+    pub(crate) fn ror7(self) -> Self {
         U32x4(vsliq_n_u32::<25>(vshrq_n_u32::<7>(self.0), self.0))
     }
     #[target_feature(enable = "neon")]
