@@ -8,6 +8,11 @@
 //! 4 (measured, docs/BENCHMARKS.md). [`XorBlocks`] and [`OneBlock`] exist only in this crate, so
 //! their instantiations are this crate's, at its opt-level 3.
 //!
+//! On 32-bit ARM (little-endian) a CPU with NEON gets our own `asm!` keystream instead
+//! (`neon.rs`: `chacha20` has no 32-bit ARM NEON backend, and its portable code cost ≈ 20
+//! instructions per byte there); the choice is made once per [`ChaCha20::new`] from a cached
+//! run-time check, and both paths give the same keystream.
+//!
 //! Invariants: the keystream is continuous over successive [`ChaCha20::apply`] calls (a partly
 //! used block is kept in `ks`); nothing allocates or panics; the 32-bit block counter wraps after
 //! 256 GiB for one nonce (far above a chunk; RFC 8439 forbids using that much anyway).
@@ -21,11 +26,18 @@ use chacha20::cipher::{
 use chacha20::variants::Ietf;
 use chacha20::{ChaChaCore, R20};
 
+#[cfg(all(target_arch = "arm", target_endian = "little"))]
+pub(crate) mod neon;
+
 const BLOCK: usize = 64;
 
 /// RFC 8439 ChaCha20 keystream state for one (key, nonce).
 pub struct ChaCha20 {
     core: ChaChaCore<R20, Ietf>,
+    /// The NEON keystream, when the CPU has NEON (whole blocks and the kept block come from it
+    /// then, and `core` is unused).
+    #[cfg(all(target_arch = "arm", target_endian = "little"))]
+    neon: Option<neon::Keystream>,
     /// The current keystream block; bytes `used..` are not yet spent.
     ks: [u8; BLOCK],
     used: usize,
@@ -42,8 +54,35 @@ impl ChaCha20 {
     pub fn new(key: &[u8; 32], nonce: &[u8; 12]) -> Self {
         ChaCha20 {
             core: ChaChaCore::new(key.into(), nonce.into()),
+            #[cfg(all(target_arch = "arm", target_endian = "little"))]
+            neon: neon::Keystream::new(key, nonce),
             ks: [0; BLOCK],
             used: BLOCK,
+        }
+    }
+
+    /// [`ChaCha20::new`] that never takes the NEON path (tests compare the two).
+    #[cfg(test)]
+    pub(crate) fn new_portable(key: &[u8; 32], nonce: &[u8; 12]) -> Self {
+        ChaCha20 {
+            core: ChaChaCore::new(key.into(), nonce.into()),
+            #[cfg(all(target_arch = "arm", target_endian = "little"))]
+            neon: None,
+            ks: [0; BLOCK],
+            used: BLOCK,
+        }
+    }
+
+    /// Whether this keystream runs the NEON code (32-bit ARM only).
+    #[cfg(test)]
+    pub(crate) fn is_neon(&self) -> bool {
+        #[cfg(all(target_arch = "arm", target_endian = "little"))]
+        {
+            self.neon.is_some()
+        }
+        #[cfg(not(all(target_arch = "arm", target_endian = "little")))]
+        {
+            false
         }
     }
 
@@ -59,14 +98,37 @@ impl ChaCha20 {
         let whole = rest.len() / BLOCK * BLOCK;
         let (blocks, tail) = rest.split_at_mut(whole);
         if !blocks.is_empty() {
-            self.core.process_with_backend(XorBlocks { data: blocks });
+            self.xor_blocks(blocks);
         }
         if !tail.is_empty() {
-            self.core
-                .process_with_backend(OneBlock { out: &mut self.ks });
+            self.next_block();
             xor(tail, &self.ks[..tail.len()]);
             self.used = tail.len();
         }
+    }
+
+    /// XORs keystream into `blocks`, whose length is a multiple of [`BLOCK`].
+    #[inline(always)]
+    fn xor_blocks(&mut self, blocks: &mut [u8]) {
+        #[cfg(all(target_arch = "arm", target_endian = "little"))]
+        if let Some(n) = &mut self.neon {
+            n.xor_blocks(blocks);
+            return;
+        }
+        self.core.process_with_backend(XorBlocks { data: blocks });
+    }
+
+    /// The next keystream block into `ks`.
+    #[inline(always)]
+    fn next_block(&mut self) {
+        #[cfg(all(target_arch = "arm", target_endian = "little"))]
+        if let Some(n) = &mut self.neon {
+            self.ks = [0; BLOCK];
+            n.xor_blocks(&mut self.ks);
+            return;
+        }
+        self.core
+            .process_with_backend(OneBlock { out: &mut self.ks });
     }
 }
 

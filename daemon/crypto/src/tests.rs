@@ -75,6 +75,90 @@ fn chacha20_long_and_split_match_reference() {
     }
 }
 
+/// Both ChaCha20 paths: the default one (NEON on a 32-bit ARM CPU that has it) and the portable
+/// one.
+const CHACHA_PATHS: [ChaChaNew; 2] = [ChaCha20::new, ChaCha20::new_portable];
+
+/// A ChaCha20 constructor.
+type ChaChaNew = fn(&[u8; 32], &[u8; 12]) -> ChaCha20;
+
+/// RFC 8439 §2.4.2 (key 00..1f, nonce 00 00 00 00 00 00 00 4a 00 00 00 00, the plaintext
+/// encrypted from block 1 on: here after 64 bytes of block 0), on both paths, split anywhere.
+#[test]
+fn chacha20_rfc8439_2_4_2() {
+    let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for \
+the future, sunscreen would be it.";
+    let ct: [u8; 114] = [
+        0x6e, 0x2e, 0x35, 0x9a, 0x25, 0x68, 0xf9, 0x80, 0x41, 0xba, 0x07, 0x28, 0xdd, 0x0d, 0x69,
+        0x81, 0xe9, 0x7e, 0x7a, 0xec, 0x1d, 0x43, 0x60, 0xc2, 0x0a, 0x27, 0xaf, 0xcc, 0xfd, 0x9f,
+        0xae, 0x0b, 0xf9, 0x1b, 0x65, 0xc5, 0x52, 0x47, 0x33, 0xab, 0x8f, 0x59, 0x3d, 0xab, 0xcd,
+        0x62, 0xb3, 0x57, 0x16, 0x39, 0xd6, 0x24, 0xe6, 0x51, 0x52, 0xab, 0x8f, 0x53, 0x0c, 0x35,
+        0x9f, 0x08, 0x61, 0xd8, 0x07, 0xca, 0x0d, 0xbf, 0x50, 0x0d, 0x6a, 0x61, 0x56, 0xa3, 0x8e,
+        0x08, 0x8a, 0x22, 0xb6, 0x5e, 0x52, 0xbc, 0x51, 0x4d, 0x16, 0xcc, 0xf8, 0x06, 0x81, 0x8c,
+        0xe9, 0x1a, 0xb7, 0x79, 0x37, 0x36, 0x5a, 0xf9, 0x0b, 0xbf, 0x74, 0xa3, 0x5b, 0xe6, 0xb4,
+        0x0b, 0x8e, 0xed, 0xf2, 0x78, 0x5e, 0x42, 0x87, 0x4d,
+    ];
+    let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+    let nonce = [0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0];
+    for new in CHACHA_PATHS {
+        for cut in [0, 1, 63, 64, 65, 100, 127, 128, 129, 178] {
+            let mut buf = [0u8; 178];
+            buf[64..].copy_from_slice(pt);
+            let (a, b) = buf.split_at_mut(cut);
+            let mut c = new(&key, &nonce);
+            c.apply(a);
+            c.apply(b);
+            assert_eq!(buf[64..], ct, "cut {cut}");
+        }
+    }
+}
+
+/// Every length 0..=2048, in one call and cut into pieces of odd sizes, equals the `chacha20`
+/// crate's keystream, on both paths (NEON: 3-block groups, 1–2 leftover blocks, the kept block).
+#[test]
+fn chacha20_every_length_and_split() {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let key: [u8; 32] = core::array::from_fn(|i| (i * 11 + 5) as u8);
+    let nonce: [u8; 12] = core::array::from_fn(|i| (i * 13 + 7) as u8);
+    let mut want = [0u8; 2048];
+    for (i, b) in want.iter_mut().enumerate() {
+        *b = (i * 7 + 1) as u8;
+    }
+    let data = want;
+    chacha20::ChaCha20::new(&key.into(), &nonce.into()).apply_keystream(&mut want);
+    let pieces = [
+        1, 63, 65, 7, 129, 200, 3, 191, 64, 128, 192, 0, 255, 320, 17,
+    ];
+    assert!(!ChaCha20::new_portable(&key, &nonce).is_neon());
+    for new in CHACHA_PATHS {
+        for len in 0..=2048 {
+            let mut got = data;
+            new(&key, &nonce).apply(&mut got[..len]);
+            assert_eq!(got[..len], want[..len], "len {len}");
+            let mut got = data;
+            let mut c = new(&key, &nonce);
+            let (mut at, mut p) = (0, len % pieces.len());
+            while at < len {
+                let end = (at + pieces[p]).min(len);
+                c.apply(&mut got[at..end]);
+                at = end;
+                p = (p + 1) % pieces.len();
+            }
+            assert_eq!(got[..len], want[..len], "len {len} in pieces");
+        }
+    }
+}
+
+/// Under qemu-arm (which has NEON) and on NEON boxes the default path is the NEON one, so the
+/// tests above check it; the portable constructor never is.
+#[cfg(all(target_arch = "arm", target_endian = "little", feature = "std"))]
+#[test]
+fn chacha20_neon_detected_on_arm() {
+    assert!(crate::chacha::neon::detected());
+    assert!(ChaCha20::new(&[0; 32], &[0; 12]).is_neon());
+    assert!(!ChaCha20::new_portable(&[0; 32], &[0; 12]).is_neon());
+}
+
 /// RFC 8032 §7.1 TEST 2 (one-byte message 0x72): verifies; any flipped bit in message or
 /// signature does not; a weak (small-order) or undecodable key is refused.
 #[test]
