@@ -1,6 +1,8 @@
-//! BLAKE2s-256 (RFC 7693, unkeyed, 32-byte digest) of 4 messages side by side, for aarch64, where
-//! `blake2s_simd` has no SIMD and hashed one message at a time: there,
-//! [`Blake2sMany::hash`](crate::Blake2sMany::hash) runs the NEON instantiation (`neon::HASH4`).
+//! BLAKE2s-256 (RFC 7693, unkeyed, 32-byte digest) of 4 messages side by side, for aarch64 and
+//! 32-bit ARM, where `blake2s_simd` has no SIMD and hashed one message at a time: there,
+//! [`Blake2sMany::hash`](crate::Blake2sMany::hash) runs the NEON instantiation (`neon::HASH4`) on
+//! aarch64, and `arm::HASH4` (the same loop, the compression in `asm!`) on a 32-bit ARM CPU with
+//! NEON.
 //!
 //! Layout: lane `l` of every vector belongs to message `l`. State word `j` of the 4 messages is
 //! one vector, so each step of G is one vector operation and the diagonal rounds need no
@@ -52,6 +54,8 @@ pub(crate) const IV: [u32; 8] = [
     0x5BE0_CD19,
 ];
 
+/// The message schedule (written out as literals in `arm.rs`'s rounds).
+#[cfg(any(all(target_arch = "aarch64", target_endian = "little"), test))]
 pub(crate) const SIGMA: [[usize; 16]; 10] = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
@@ -88,6 +92,7 @@ fn blocks_of(len: usize) -> usize {
 /// `xor`, `ror16`, `ror12`, `ror8`, `ror7`, `min`, `eq_mask` (all-ones where equal),
 /// `select(other, mask)` (self where the mask is set) and `load` (the 16 words of 4 blocks,
 /// transposed).
+#[cfg(any(all(target_arch = "aarch64", target_endian = "little"), test))]
 macro_rules! lanes_hash4 {
     ($v:ty, $(#[$attr:meta])*) => {
         $(#[$attr])*
@@ -188,6 +193,9 @@ macro_rules! lanes_hash4 {
 
 #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
 pub(crate) mod neon;
+
+#[cfg(all(target_arch = "arm", target_endian = "little"))]
+pub(crate) mod arm;
 
 /// The reference instantiation, in plain Rust (tests only: see the module doc).
 #[cfg(test)]

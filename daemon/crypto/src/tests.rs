@@ -247,6 +247,8 @@ fn check_lanes(many: &mut Blake2sMany, lens: &[usize]) {
     check_lanes_with(many, lens, lanes::portable::HASH4);
     #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
     check_lanes_with(many, lens, lanes::neon::HASH4);
+    #[cfg(all(target_arch = "arm", target_endian = "little"))]
+    check_lanes_with(many, lens, lanes::arm::HASH4);
 }
 
 /// [`check_lanes`] for one lane type; the buffers are first filled with junk (the path zeroes

@@ -188,7 +188,9 @@ impl Keystream {
     }
 
     /// XORs the next `data.len() / 64` keystream blocks into `data`'s whole blocks (a shorter
-    /// rest is left alone) and advances the counter past them.
+    /// rest is left alone) and advances the counter past them. Not inlined: `apply` calls it from
+    /// two places (whole blocks, the kept block), and one copy of the loop is enough.
+    #[inline(never)]
     #[allow(unsafe_code)]
     pub(crate) fn xor_blocks(&mut self, data: &mut [u8]) {
         let blocks = data.len() / BLOCK;
