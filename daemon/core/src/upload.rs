@@ -41,6 +41,8 @@ pub struct Downstream {
     rr: usize,
     resend: [u64; RESEND_CAP],
     resend_len: usize,
+    /// Repairs sent ahead of pushes (see [`Downstream::repair_ready`]).
+    prio_repairs: u64,
     /// Chunks sent to this child.
     pub chunks: u64,
     /// Bytes sent to this child.
@@ -123,32 +125,53 @@ impl Downstream {
         })
     }
 
-    /// The next chunk to send: a pushed chunk near the live edge first, then a queued repair
-    /// the pool holds, then the pushed backlog. Live chunks go first because a delay there holds
-    /// up the child's whole subtree; a catching-up child's backlog must not. `gone_below`:
-    /// chunks below it that the pool lacks will never come (the parent gave up).
+    /// The next chunk to send: a queued repair the pool holds first (within the allowance of
+    /// [`Downstream::repair_ready`], else after the pushes), the lowest (nearest its
+    /// playback deadline; for a joining child, the key frame it starts at), then the pushed
+    /// substreams in turn (putting the live edge before a backlogged substream measured worse:
+    /// docs/BENCHMARKS.md). A child asks for a repair only for a chunk it lacks at the play head
+    /// or to start (a push cursor skips a gap rather than wait, see `next_push`), so the queue is
+    /// short ([`RESEND_CAP`]) and a late repair is a glitch on the screen. `gone_below`: chunks
+    /// below it that the pool lacks will never come (the parent gave up).
     pub fn next_chunk(&mut self, pool: &ChunkPool, gone_below: u64) -> Option<u64> {
-        if let Some(seq) = self.next_push(pool, gone_below, true) {
-            return Some(seq);
+        if self.repair_ready() {
+            if let Some(seq) = self.next_repair(pool) {
+                self.prio_repairs += 1;
+                return Some(seq);
+            }
         }
+        self.next_push(pool, gone_below)
+            .or_else(|| self.next_repair(pool))
+    }
+
+    /// The lowest queued repair the pool holds (dropping those it does not).
+    fn next_repair(&mut self, pool: &ChunkPool) -> Option<u64> {
         while self.resend_len > 0 {
+            let q = &mut self.resend[..self.resend_len];
+            let (k, &seq) = q.iter().enumerate().min_by_key(|&(_, &s)| s)?;
+            q[k] = q[q.len() - 1];
             self.resend_len -= 1;
-            let seq = self.resend[self.resend_len];
             if pool.contains(seq) {
                 return Some(seq);
             }
         }
-        self.next_push(pool, gone_below, false)
+        None
     }
 
-    fn next_push(&mut self, pool: &ChunkPool, gone_below: u64, live_only: bool) -> Option<u64> {
+    /// Whether a repair waits for this child and may go ahead of every push: the first
+    /// [`REPAIR_FREE`] of a partnership (a joining box's start point and first gaps). After
+    /// that, repairs take what the pushes leave: served first they slowed the trees' forming
+    /// in the flash crowd at 10,000 viewers, and a request flood would take a child's share.
+    pub fn repair_ready(&self) -> bool {
+        self.resend_len > 0 && self.prio_repairs < REPAIR_FREE
+    }
+
+    fn next_push(&mut self, pool: &ChunkPool, gone_below: u64) -> Option<u64> {
         let newest = pool.newest()?;
         let start = pool.window_start().unwrap_or(0);
         for k in 0..SUBSTREAMS {
             let s = (self.rr + k) % SUBSTREAMS;
-            if self.mask & (1 << s) == 0
-                || live_only && newest.saturating_sub(self.next[s]) >= LIVE_SPAN
-            {
+            if self.mask & (1 << s) == 0 {
                 continue;
             }
             let n = &mut self.next[s];
@@ -196,6 +219,10 @@ impl Downstream {
         self.bytes += bytes as u64;
     }
 }
+
+/// Repairs a partnership gets ahead of every push: a joining box asks for its start point and
+/// the chunks after it (`peer/repair.rs`, 16) and its first gaps.
+const REPAIR_FREE: u64 = 32;
 
 /// A push cursor this close to the newest chunk held (in sequence numbers) is "live".
 const LIVE_SPAN: u64 = 16;
@@ -246,15 +273,27 @@ impl Budget {
 
     /// Whether `bytes` may be sent now; takes them if so.
     pub fn take(&mut self, now: Instant, bytes: usize) -> bool {
+        if !self.ready(now) {
+            return false;
+        }
+        self.spend(bytes);
+        true
+    }
+
+    /// Whether one datagram may be sent now (any size: the bucket may go below zero once).
+    pub fn ready(&mut self, now: Instant) -> bool {
         if self.rate_bps == 0 {
             return true;
         }
         self.refill(now);
-        if self.tokens <= 0 {
-            return false;
+        self.tokens > 0
+    }
+
+    /// Takes `bytes` sent after [`Budget::ready`] said yes.
+    pub fn spend(&mut self, bytes: usize) {
+        if self.rate_bps != 0 {
+            self.tokens -= bytes as i64;
         }
-        self.tokens -= bytes as i64;
-        true
     }
 
     /// When enough tokens for one datagram will have accrued (None if unlimited or ready).
@@ -404,6 +443,42 @@ mod tests {
             None,
             "50 is not held; duplicate dropped"
         );
+    }
+
+    #[test]
+    fn repairs_go_first_lowest_first_within_the_allowance() {
+        let p = pool(100..200);
+        let mut d = Downstream::default();
+        d.subscribe(0b0001, 100);
+        d.request([130u64, 110, 120].into_iter());
+        assert!(d.repair_ready());
+        // Ahead of the push (100), oldest first.
+        assert_eq!(d.next_chunk(&p, 0), Some(110));
+        assert_eq!(d.next_chunk(&p, 0), Some(120));
+        assert_eq!(d.next_chunk(&p, 0), Some(130));
+        assert_eq!(d.next_chunk(&p, 0), Some(100));
+        assert!(!d.repair_ready());
+    }
+
+    #[test]
+    fn a_request_flood_loses_its_priority() {
+        let p = pool(100..200);
+        let mut d = Downstream::default();
+        d.subscribe(0b0001, 100);
+        let mut first = 0;
+        for round in 0..4u64 {
+            d.request((0..RESEND_CAP as u64).map(|k| 101 + k * 2 + round % 2));
+            while d.repair_ready() {
+                d.next_chunk(&p, 0);
+                first += 1;
+            }
+            d.resend_len = 0;
+        }
+        // REPAIR_FREE ahead of the pushes, then none.
+        assert_eq!(first, REPAIR_FREE);
+        d.request([151u64].into_iter());
+        assert!(!d.repair_ready());
+        assert_eq!(d.next_chunk(&p, 0), Some(100), "the push goes first");
     }
 
     #[test]

@@ -516,6 +516,11 @@ impl Peer {
 
     /// Timers: manifest fetches for held chunks, expiry of held chunks, key requests, silent
     /// parents.
+    /// Whether the channel's key is known (chunks can be checked as they come).
+    pub(super) fn integrity_ready(&self) -> bool {
+        self.integrity.verifier.is_some()
+    }
+
     pub(super) fn integrity_tick(&mut self, now: Instant) {
         if !self.cfg.verify {
             return;

@@ -33,6 +33,8 @@ pub struct Partner {
     /// The partner's hops from the root per substream (from its MAP; `HOPS_NONE` unknown).
     pub hops: [u8; SUBSTREAMS],
     map_base: u64,
+    /// End (exclusive) of what the last map described.
+    map_end: u64,
     map: [u64; MAP_WORDS],
     /// Highest sequence number the partner is known to hold, per substream.
     pub sub_top: [u64; SUBSTREAMS],
@@ -65,6 +67,7 @@ impl Partner {
             src_delay_ms: [u16::MAX; SUBSTREAMS],
             hops: [crate::wire::HOPS_NONE; SUBSTREAMS],
             map_base: 0,
+            map_end: 0,
             map: [0; MAP_WORDS],
             sub_top: [0; SUBSTREAMS],
             down: Downstream::default(),
@@ -79,6 +82,7 @@ impl Partner {
     /// Takes a buffer map: bit i of byte i/8 (LSB first) means the partner holds `base + i`.
     pub fn set_map(&mut self, base: u64, bytes: &[u8]) {
         self.map_base = base;
+        self.map_end = base + (bytes.len().min(MAP_BITS / 8) * 8) as u64;
         self.map = [0; MAP_WORDS];
         for (i, &b) in bytes.iter().enumerate().take(MAP_BITS / 8) {
             self.map[i / 8] |= u64::from(b) << ((i % 8) * 8);
@@ -113,6 +117,13 @@ impl Partner {
         }
         let bit = (seq - self.map_base) as usize;
         self.map[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// Whether the partner, feeding us `seq`'s substream, has pushed past `seq` after its last
+    /// map (so it holds it, though no map said so yet). A chunk its map covered but did not show,
+    /// or one below its map, it may well lack.
+    pub fn pushed_past(&self, seq: u64) -> bool {
+        seq >= self.map_end && self.sub_top[substream(seq)] > seq
     }
 
     /// The highest sequence number the partner holds in any substream.
@@ -157,5 +168,23 @@ mod tests {
         p.saw(1001);
         assert!(p.has(1001));
         assert!(!p.has(5), "outside the map");
+    }
+
+    #[test]
+    fn pushed_past_only_beyond_its_last_map() {
+        let a: SocketAddr = "198.51.100.1:1".parse().unwrap();
+        let mut p = Partner::new(a, 1, true, Instant::ZERO);
+        let mut buf = [0u8; MAP_BITS / 8];
+        // Holds 1000..1016 except 1004; the map describes 1000..1016.
+        let n = encode_map(1000, 16, |s| s != 1004, &mut buf);
+        p.set_map(1000, &buf[..n]);
+        p.saw(1024); // pushed after the map
+        assert!(!p.pushed_past(1004), "the map showed it lacks 1004");
+        assert!(!p.pushed_past(996), "below its map: unknown");
+        assert!(
+            p.pushed_past(1020),
+            "pushed 1024 after the map, so it holds 1020"
+        );
+        assert!(!p.pushed_past(1028), "not past 1028 yet");
     }
 }

@@ -1,16 +1,74 @@
 //! Repairs: which missing chunks to ask for, and from whom (the substream's parent, a partner
 //! whose map shows the chunk, else the root once urgent), one REQUEST per source per tick.
 //!
+//! A joining box also asks for its start point (the key frame) and the chunks after it from the
+//! first partner whose map shows them, without waiting for a push or a tick: they lie in the
+//! past, so no push brings them soon.
+//!
 //! Invariants: only chunks inside the miss window ([`MISS_WINDOW`]) and the request bitmap
 //! (`MAX_MAP` × 8 from the play head) are asked for; work per tick is bounded by that window.
 
 use super::*;
 
+/// Chunks from the start point on that a joining box asks one partner for at once.
+const PREFETCH: u64 = 16;
+
 impl Peer {
+    /// Joining (nothing held yet in this epoch, the start point not yet asked for): asks partner
+    /// `i` at once for the start point and the [`PREFETCH`] chunks from it that its map shows.
+    /// They count as requested misses, so `schedule_repairs` retries them (from any holder) if
+    /// the answer does not come.
+    pub(super) fn prefetch_start(&mut self, now: Instant, i: usize) {
+        let play = self.play;
+        if self.highest.is_some() || self.miss_entry(play).is_some_and(|m| m.last_req.is_some()) {
+            return;
+        }
+        // Verifying, chunks wait for the channel key and their manifests: asked for before the
+        // key, they would only be held and expire.
+        if self.cfg.verify && !self.integrity_ready() {
+            return;
+        }
+        let p = &self.partners[i];
+        if !p.up || !p.has(play) {
+            return;
+        }
+        let (addr, token) = (p.addr, p.token);
+        let mut map = [0u8; MAX_MAP];
+        let mut len = 0;
+        for k in 0..PREFETCH {
+            let seq = play + k;
+            if self.pool.contains(seq) || !self.partners[i].has(seq) {
+                continue;
+            }
+            self.mark_missing(seq, now);
+            if let Some(e) = self.miss[(seq % MISS_WINDOW as u64) as usize].as_mut() {
+                e.last_req = Some(now);
+            }
+            map[k as usize / 8] |= 1 << (k % 8);
+            len = k as usize / 8 + 1;
+            self.stats.requested_chunks += 1;
+        }
+        self.stats.requests += 1;
+        self.ctrl.push((
+            addr,
+            Ctrl::Request {
+                token,
+                base: play,
+                map,
+                len: len as u8,
+            },
+        ));
+    }
+
     /// Requests missing chunks that are due, from a partner that has them, else (when urgent)
     /// from the root. One REQUEST per source per tick.
     pub(super) fn schedule_repairs(&mut self, now: Instant) {
-        let Some(h) = self.highest else { return };
+        // Before the first chunk, only the start point's prefetch can be open.
+        let h = match self.highest {
+            Some(h) => h,
+            None if self.miss_entry(self.play).is_some() => self.play + PREFETCH - 1,
+            None => return,
+        };
         let base = self.play.max(self.miss_lo);
         if base > h {
             return;
@@ -45,23 +103,25 @@ impl Peer {
             // even before its next buffer map says so: a chunk lost on the way is asked there.
             // The root as that parent answers from its pool without touching its repair budget.
             let s = substream(seq);
-            let parent = match self.parents[s] {
-                Parent::Partner(t) => self
-                    .partners
-                    .iter()
-                    .position(|p| p.token == t && p.up && (p.has(seq) || p.sub_top[s] > seq)),
+            let parent_at = match self.parents[s] {
+                Parent::Partner(t) => self.partners.iter().position(|p| p.token == t && p.up),
                 _ => None,
             };
+            let parent = parent_at
+                .filter(|&j| self.partners[j].has(seq) || self.partners[j].pushed_past(seq));
             let root_parent =
                 self.parents[s] == Parent::Root && self.sub_seen[s].is_some_and(|t| t > seq);
             // Otherwise any partner that shows it, starting at a random one: a backlog spreads
             // over every holder's uplink instead of queueing at one.
             let k = self.rng.next_u64() as usize;
-            let holder = parent.or_else(|| {
-                (0..n)
-                    .map(|j| (j + k) % n)
-                    .find(|&j| self.partners[j].up && self.partners[j].has(seq))
-            });
+            // Last, the parent if it is past `seq` at all (a chunk older than its map).
+            let holder = parent
+                .or_else(|| {
+                    (0..n)
+                        .map(|j| (j + k) % n)
+                        .find(|&j| self.partners[j].up && self.partners[j].has(seq))
+                })
+                .or_else(|| parent_at.filter(|&j| self.partners[j].sub_top[s] > seq));
             let up_partners = self.partners.iter().any(|p| p.up);
             let dest = match holder {
                 Some(j) if j < 8 => j,

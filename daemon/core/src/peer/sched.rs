@@ -29,6 +29,11 @@ const NEARER_BY_MS: u32 = 400;
 const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
 const CATCH_UP_PUSH: u64 = 48;
+/// How long a box just cut off takes no partner for holding chunks it lacks (see `could_feed`).
+const AHEAD_HOLD: Duration = Duration::from_millis(600);
+/// How long a box waits for the root's first chunk (or its refusal) before taking a partner that
+/// could feed it instead: ≫ the round trip to the root.
+const ROOT_ANSWER: Duration = Duration::from_millis(400);
 /// How long a box without a parent takes only partners no deeper than it was (see `could_feed`).
 const FEASIBLE_HOLD: Duration = Duration::from_millis(3000);
 /// Inbound greetings accepted beyond `max_partners`, so newcomers are never locked out of a mesh
@@ -145,6 +150,7 @@ impl Peer {
                 p.src_delay_ms = src_delay_ms;
                 p.hops = hops;
                 let child = p.down.mask != 0;
+                self.prefetch_start(now, i);
                 if flags & FLAG_WANT_PEERS != 0 {
                     self.ctrl.push((from, Ctrl::Peers));
                 }
@@ -366,8 +372,13 @@ impl Peer {
         // descendant closes a loop. Only after FEASIBLE_HOLD without a path (the subtree below
         // has heard by then) may any partner do.
         let (fd, since) = self.feasible[s];
-        let feasible =
-            p.hops[s] <= fd || p.sub_top[s] > mine || now.saturating_since(since) >= FEASIBLE_HOLD;
+        let cut_off = now.saturating_since(since);
+        // A partner holding chunks we lack is no descendant, unless we were just cut off: then the
+        // subtree below still shows its old depths and gets repairs too (a descendant may hold a
+        // few chunks more), until our "no path" has reached it (AHEAD_HOLD).
+        let orphan = self.parents[s] == Parent::None;
+        let ahead = p.sub_top[s] > mine && !(orphan && cut_off < AHEAD_HOLD);
+        let feasible = p.hops[s] <= fd || ahead || cut_off >= FEASIBLE_HOLD;
         p.up && p.refused_until[s] <= now
             && feasible
             && p.down.mask & (1 << s) == 0
@@ -459,6 +470,20 @@ impl Peer {
                             .iter()
                             .any(|p| p.spare > 0 && self.could_feed(now, p, s)) =>
                 {
+                    false
+                }
+                // Asked of the root, nothing from it after ROOT_ANSWER (its refusal lost, or no
+                // answer at all), and a partner could feed us: take the partner now rather than
+                // wait `parent_timeout` (a joining box would show nothing that long).
+                Parent::Root
+                    if self.root_last_chunk[s].is_none_or(|t| t < self.parent_since[s])
+                        && now.saturating_since(self.parent_since[s]) >= ROOT_ANSWER
+                        && self
+                            .partners
+                            .iter()
+                            .any(|p| p.spare > 0 && self.could_feed(now, p, s)) =>
+                {
+                    self.root_refused_until[s] = now + Duration::from_secs(2);
                     false
                 }
                 Parent::Root => {

@@ -167,22 +167,21 @@ impl Peer {
             return None;
         }
         let channel = self.channel()?;
-        // Two rounds: children with a live chunk waiting first, then backlogs and repairs.
+        // The budget is asked before a chunk is picked: a picked chunk leaves its queue.
+        if !self.budget.ready(now) {
+            return None;
+        }
+        // Two rounds: children with a repair or a live chunk waiting first, then backlogs.
         for k in 0..2 * n {
             let i = (self.rr + k) % n;
             let d = &self.partners[i].down;
-            if !self.partners[i].up || !d.pending(&self.pool) || k < n && !d.live_ready(&self.pool)
-            {
+            let urgent = d.repair_ready() || d.live_ready(&self.pool);
+            if !self.partners[i].up || !d.pending(&self.pool) || k < n && !urgent {
                 continue;
             }
             let Some(seq) = self.partners[i].down.next_chunk(&self.pool, self.play) else {
                 continue;
             };
-            if !self.budget.take(now, crate::wire::MAX_DATAGRAM) {
-                // Out of budget: keep the chunk for the next chance.
-                self.partners[i].down.request(core::iter::once(seq));
-                return None;
-            }
             let Some(c) = self.pool.get(seq) else {
                 continue;
             };
@@ -197,6 +196,7 @@ impl Peer {
             .emit(buf)
             .ok()?;
             p.down.sent(len);
+            self.budget.spend(crate::wire::MAX_DATAGRAM);
             self.stats.bytes_uploaded += len as u64;
             self.rr = (i + 1) % n;
             return Some(Transmit { dst: p.addr, len });
