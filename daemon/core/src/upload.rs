@@ -3,8 +3,8 @@
 //!
 //! The stream is split into [`SUBSTREAMS`] substreams by sequence number (`seq % 4`). A child
 //! subscribes to some substreams from a parent, which then pushes each chunk of those substreams
-//! as soon as it holds it ([`Downstream`]). Repairs (REQUESTs) queue in a small fixed array and go
-//! first. Every upload passes a token bucket ([`Budget`]) whose rate [`Ledbat`] sets from the
+//! as soon as it holds it ([`Downstream`]). Repairs (REQUESTs) queue in a small fixed array, lowest
+//! first; a partnership's first [`REPAIR_FREE`] go ahead of the pushes, the rest after. Every upload passes a token bucket ([`Budget`]) whose rate [`Ledbat`] sets from the
 //! queueing delay children report: the box backs off before it fills the household uplink.
 //!
 //! Invariants: fixed memory per child (cursors and a resend array); a cursor never moves
@@ -125,14 +125,10 @@ impl Downstream {
         })
     }
 
-    /// The next chunk to send: a queued repair the pool holds first (within the allowance of
-    /// [`Downstream::repair_ready`], else after the pushes), the lowest (nearest its
-    /// playback deadline; for a joining child, the key frame it starts at), then the pushed
-    /// substreams in turn (putting the live edge before a backlogged substream measured worse:
-    /// docs/BENCHMARKS.md). A child asks for a repair only for a chunk it lacks at the play head
-    /// or to start (a push cursor skips a gap rather than wait, see `next_push`), so the queue is
-    /// short ([`RESEND_CAP`]) and a late repair is a glitch on the screen. `gone_below`: chunks
-    /// below it that the pool lacks will never come (the parent gave up).
+    /// The next chunk to send: while [`Downstream::repair_ready`], the lowest queued repair the
+    /// pool holds (nearest its deadline; for a joining child, the key frame it starts at);
+    /// otherwise a pushed chunk, the substreams in turn, then the lowest repair. `gone_below`:
+    /// chunks below it that the pool lacks will never come (the parent gave up).
     pub fn next_chunk(&mut self, pool: &ChunkPool, gone_below: u64) -> Option<u64> {
         if self.repair_ready() {
             if let Some(seq) = self.next_repair(pool) {
