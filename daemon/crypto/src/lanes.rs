@@ -54,8 +54,13 @@ pub(crate) const IV: [u32; 8] = [
     0x5BE0_CD19,
 ];
 
-/// The message schedule (written out as literals in `arm.rs`'s rounds).
-#[cfg(any(all(target_arch = "aarch64", target_endian = "little"), test))]
+/// The message schedule (written out as literals in `arm.rs`'s rounds; `one.rs` makes its
+/// per-round gathering indices from it).
+#[cfg(any(
+    all(target_arch = "aarch64", target_endian = "little"),
+    all(target_arch = "arm", target_endian = "little"),
+    test
+))]
 pub(crate) const SIGMA: [[usize; 16]; 10] = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],

@@ -57,7 +57,11 @@ mod ed25519;
     test
 ))]
 mod lanes;
-#[cfg(any(all(target_arch = "aarch64", target_endian = "little"), test))]
+#[cfg(any(
+    all(target_arch = "aarch64", target_endian = "little"),
+    all(target_arch = "arm", target_endian = "little"),
+    test
+))]
 mod one;
 pub use chacha::ChaCha20;
 pub use ed25519::Ed25519PublicKey;
@@ -71,6 +75,10 @@ pub fn blake2s_256(head: &[u8], body: &[u8]) -> [u8; 32] {
     }
     #[cfg(not(all(target_arch = "aarch64", target_endian = "little")))]
     {
+        #[cfg(all(target_arch = "arm", target_endian = "little"))]
+        if chacha::neon::detected() {
+            return one::arm::blake2s_256(head, body);
+        }
         blake2s_simd_256(head, body)
     }
 }

@@ -80,7 +80,10 @@ fn fill(buf: &mut [u8; BLOCK], at: usize, src: &[u8]) -> usize {
 /// lookup: vector `j` of round `r` holds words `SIGMA[r][2 i + j % 2 + 8 (j / 2)]`, `i` = 0..4
 /// (first `x` of the columns, `y` of the columns, `x` of the diagonals, `y` of the diagonals).
 #[cfg_attr(
-    not(all(target_arch = "aarch64", target_endian = "little")),
+    not(any(
+        all(target_arch = "aarch64", target_endian = "little"),
+        all(target_arch = "arm", target_endian = "little")
+    )),
     allow(dead_code)
 )]
 pub(crate) const MSG_BYTES: [[[u8; 16]; 4]; 10] = {
@@ -112,6 +115,7 @@ pub(crate) const MSG_BYTES: [[[u8; 16]; 4]; 10] = {
 /// `to_array`, `counter(t, last)` (`[t` low, `t` high, the flag, `0]`), `add`, `xor`, `ror16`, `ror12`, `ror8`, `ror7`, `lanes1`/`lanes2`/`lanes3` (lane
 /// `i` takes lane `i + k` mod 4), `load_block` (a block as `$m`) and `msg(&$m, r)` (round `r`'s 4
 /// message vectors, see [`MSG_BYTES`] for their order).
+#[cfg(any(all(target_arch = "aarch64", target_endian = "little"), test))]
 macro_rules! one_hash {
     ($v:ty, $m:ty, $(#[$attr:meta])*) => {
         /// Round `r` (a constant after inlining) on the rows `s`.
@@ -193,6 +197,9 @@ macro_rules! one_hash {
 
 #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
 pub(crate) mod neon;
+
+#[cfg(all(target_arch = "arm", target_endian = "little"))]
+pub(crate) mod arm;
 
 /// The reference instantiation, in plain Rust (tests only).
 #[cfg(test)]

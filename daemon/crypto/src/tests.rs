@@ -355,7 +355,8 @@ fn blake2s_lanes_rfc7693_abc() {
     }
 }
 
-/// One-message BLAKE2s ([`blake2s_256`]: NEON rows on aarch64, `blake2s_simd` elsewhere) and the
+/// One-message BLAKE2s ([`blake2s_256`]: NEON rows on aarch64 and on a 32-bit ARM CPU with NEON,
+/// `blake2s_simd` elsewhere), the armv7 asm rows called directly (`one::arm`, 32-bit ARM) and the
 /// plain-Rust rows (`one::portable`, every target) against `blake2s_simd` of the whole message:
 /// every length 0..=2048, split after 0..=16 bytes of head and at a few other points (block
 /// boundaries, the middle, the end).
@@ -381,6 +382,8 @@ fn blake2s_one_every_length_and_split() {
         for cut in (0..=16).chain(others).filter(|&c| c <= len) {
             let (head, body) = m.split_at(cut);
             assert_eq!(blake2s_256(head, body), want, "length {len}, head {cut}");
+            #[cfg(all(target_arch = "arm", target_endian = "little"))]
+            assert_eq!(one::arm::blake2s_256(head, body), want, "armv7 {len}/{cut}");
             if cut % 5 == 0 || cut > 16 {
                 assert_eq!(
                     one::portable::blake2s_256(head, body),
@@ -392,8 +395,8 @@ fn blake2s_one_every_length_and_split() {
     }
 }
 
-/// RFC 7693 appendix B, BLAKE2s-256("abc"), through the plain-Rust rows, split anywhere (the
-/// NEON rows are [`blake2s_256`] on aarch64: `blake2s_rfc7693_abc`).
+/// RFC 7693 appendix B, BLAKE2s-256("abc"), through the plain-Rust rows and the armv7 asm rows,
+/// split anywhere (the NEON rows are [`blake2s_256`] on aarch64: `blake2s_rfc7693_abc`).
 #[test]
 fn blake2s_one_rfc7693_abc() {
     let want = [
@@ -405,5 +408,15 @@ fn blake2s_one_rfc7693_abc() {
         let (head, body) = b"abc".split_at(cut);
         assert_eq!(one::portable::blake2s_256(head, body), want, "cut {cut}");
         assert_eq!(blake2s_256(head, body), want, "cut {cut}");
+        #[cfg(all(target_arch = "arm", target_endian = "little"))]
+        assert_eq!(one::arm::blake2s_256(head, body), want, "armv7 cut {cut}");
     }
+}
+
+/// Under qemu-arm (which has NEON) the one-message tests above run the armv7 asm rows:
+/// `one::arm::blake2s_256` and [`blake2s_256`] take them exactly when NEON is detected.
+#[cfg(all(target_arch = "arm", target_endian = "little", feature = "std"))]
+#[test]
+fn blake2s_one_neon_detected_on_arm() {
+    assert!(crate::chacha::neon::detected());
 }
