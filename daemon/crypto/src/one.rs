@@ -1,7 +1,9 @@
-//! BLAKE2s-256 (RFC 7693, unkeyed, 32-byte digest) of one message `head ‖ body`, for aarch64,
-//! where `blake2s_simd` has no SIMD: there [`blake2s_256`](crate::blake2s_256) runs the NEON
-//! instantiation (`neon::hash`). This is the path of a chunk hashed alone on arrival (a box that
-//! has its manifest already: `box-mf` in docs/BENCHMARKS.md).
+//! BLAKE2s-256 (RFC 7693, unkeyed, 32-byte digest) of one message `head ‖ body`, for aarch64 and
+//! 32-bit ARM, where `blake2s_simd` has no SIMD: there [`blake2s_256`](crate::blake2s_256) runs
+//! the NEON instantiation (`neon::hash`) on aarch64, and `arm::blake2s_256` (the same rows and
+//! [`stream`], the compression in `asm!`) on a 32-bit ARM CPU with NEON. This is the path of a
+//! chunk hashed alone on arrival (a box that has its manifest already: `box-mf` in
+//! docs/BENCHMARKS.md).
 //!
 //! Layout: the 16 state words are 4 rows of 4 (`a`, `b`, `c`, `d`), one vector each, so G runs
 //! on the 4 columns at once; the diagonal step rotates rows `b`, `c`, `d` by 1, 2, 3 lanes first
@@ -14,8 +16,8 @@
 //! daemon's size-optimised build).
 //!
 //! Invariants:
-//! - digests are bit-for-bit BLAKE2s-256 of `head ‖ body` (tests compare both instantiations with
-//!   `blake2s_simd` for every length 0..=2048 with heads of 0..=16 bytes and other splits, and
+//! - digests are bit-for-bit BLAKE2s-256 of `head ‖ body` (tests compare both instantiations, and
+//!   the armv7 asm under qemu-arm, with `blake2s_simd` for every length 0..=2048 with heads of 0..=16 bytes and other splits, and
 //!   RFC 7693's "abc");
 //! - the body is not copied: full blocks are read in place, whichever slice they are in; only a
 //!   block that straddles head and body and the last block go through a 64-byte stack buffer;
