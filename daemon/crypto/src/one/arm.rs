@@ -21,9 +21,9 @@
 //! 540 instructions per compression.
 //!
 //! Measured (guest instructions of BLAKE2s for 760 chunks of 1326 bytes under qemu-arm, 9.4 M
-//! with this code): the message words by scalar `ldr` + `vmov` pairs instead of `vtbl`, +0.9 M;
-//! every d register by `vtbl` + `vtbx`, +0.7 M; the split by class with the block in its own
-//! order (halves 0..32, 32..64), +0.15 M.
+//! with this code; docs/BENCHMARKS.md): every d register by `vtbl` + `vtbx`, +0.7 M; the message
+//! words by scalar loads instead (4 `ldr` and 2 `vmov d, r, r` per vector), +1.5 M; the split by
+//! class with the block in its own order (halves 0..32 and 32..64), +0.15 M.
 //!
 //! Invariants: the parent module's (bit-for-bit BLAKE2s-256 of `head ‖ body`, the body not
 //! copied, the last block flagged with the total length, no allocation, no panic); tests compare
