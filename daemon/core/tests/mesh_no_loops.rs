@@ -8,8 +8,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tvmesh_core::output::OutputId;
-use tvmesh_core::peer::PeerConfig;
-use tvmesh_core::root::RootConfig;
 
 const BOXES: usize = 200;
 
@@ -41,19 +39,8 @@ fn loops(sim: &Sim, s: usize) -> Vec<usize> {
 
 #[test]
 fn no_parent_loop_after_a_seed_crash() {
-    let root = RootConfig {
-        seed_copies: 1,
-        ..root_config()
-    };
     // Mixed uplinks, as in the field: trees several levels deep.
-    let mut sim = Sim::with_root(root, 0, PeerConfig::default());
-    for i in 0..BOXES {
-        let upload_kbps = [1200, 3000, 3000, 8000][i % 4];
-        sim.add_box(PeerConfig {
-            upload_kbps,
-            ..PeerConfig::default()
-        });
-    }
+    let mut sim = Sim::one_seed_mixed(BOXES);
     sim.loss_ppm = 5_000;
     sim.run_for(Duration::from_secs(10));
     let victim = (0..BOXES)

@@ -160,7 +160,7 @@ impl Peer {
 
     /// Whether the root pushed substream `s` to us since we last chose it as parent, and
     /// within `parent_timeout`.
-    fn root_feeding(&self, s: usize) -> bool {
+    pub(super) fn root_feeding(&self, s: usize) -> bool {
         self.root_last_chunk[s].is_some_and(|t| {
             t >= self.parent_since[s] && self.now.saturating_since(t) <= self.cfg.parent_timeout
         })

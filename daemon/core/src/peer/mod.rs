@@ -19,6 +19,7 @@
 //! are acted on only from the root or a known partner (HELLO excepted). The play head never moves
 //! backwards within a stream epoch.
 
+mod fresh;
 mod info;
 mod integrity;
 mod licence;
@@ -157,12 +158,16 @@ pub struct Peer {
     /// the box asks the root first (bit per substream).
     seed_lost: u8,
     /// Per substream: this box's hops from the root when it last had a parent, and when that
-    /// was. A new parent must be no deeper than that (`sched`'s feasibility rule), so a box
-    /// never takes one of its own descendants as parent while their buffer maps are stale.
+    /// was. A new parent must be no deeper than that, or fresher (`sched`'s feasibility rule),
+    /// so a box never takes one of its own descendants as parent while their maps are stale.
     feasible: [(u8, Instant); SUBSTREAMS],
     /// Hops per substream as of the last scheduler tick (a change triggers MAPs to children).
     hops_seen: [u8; SUBSTREAMS],
     root_last_chunk: [Option<Instant>; SUBSTREAMS],
+    /// Per substream: the newest chunk the root pushed us, and how fresh our path from the root
+    /// is (the newest chunk it delivered, `fresh.rs`; 0 none), sent in MAP.
+    root_top: [u64; SUBSTREAMS],
+    fresh: [u64; SUBSTREAMS],
     budget: Budget,
     ledbat: Ledbat,
     ctrl: Ring<(SocketAddr, Ctrl)>,
@@ -249,6 +254,8 @@ impl Peer {
             feasible: [(crate::wire::HOPS_NONE, now); SUBSTREAMS],
             hops_seen: [crate::wire::HOPS_NONE; SUBSTREAMS],
             root_last_chunk: [None; SUBSTREAMS],
+            root_top: [0; SUBSTREAMS],
+            fresh: [0; SUBSTREAMS],
             budget: Budget::new(ledbat.rate_bps(), 16 * 1024, now),
             ledbat,
             ctrl: Ring::new(CTRL_CAP),
@@ -433,6 +440,7 @@ impl Peer {
                 let s = substream(info.seq);
                 if self.sub_seen[s].is_none_or(|t| info.seq > t) {
                     self.root_last_chunk[s] = Some(now);
+                    self.root_top[s] = info.seq;
                 }
                 let _ = sent_us;
                 self.on_chunk(now, info, payload, true);

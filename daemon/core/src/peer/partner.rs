@@ -32,6 +32,8 @@ pub struct Partner {
     pub src_delay_ms: [u16; SUBSTREAMS],
     /// The partner's hops from the root per substream (from its MAP; `HOPS_NONE` unknown).
     pub hops: [u8; SUBSTREAMS],
+    /// How fresh the partner's path from the root is per substream (from its MAP; 0 none).
+    pub fresh: [u64; SUBSTREAMS],
     map_base: u64,
     /// End (exclusive) of what the last map described.
     map_end: u64,
@@ -66,6 +68,7 @@ impl Partner {
             spare: 0,
             src_delay_ms: [u16::MAX; SUBSTREAMS],
             hops: [crate::wire::HOPS_NONE; SUBSTREAMS],
+            fresh: [0; SUBSTREAMS],
             map_base: 0,
             map_end: 0,
             map: [0; MAP_WORDS],

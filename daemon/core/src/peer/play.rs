@@ -65,6 +65,8 @@ impl Peer {
         self.pool.clear();
         self.miss.iter_mut().for_each(|m| *m = None);
         self.sub_seen = [None; SUBSTREAMS];
+        self.fresh = [0; SUBSTREAMS];
+        self.root_top = [0; SUBSTREAMS];
         self.play = seq;
         self.miss_lo = seq;
         self.highest = None;

@@ -6,8 +6,8 @@ use super::partner::{encode_map, Partner, MAP_BITS};
 use super::*;
 use crate::upload::ALL;
 use crate::wire::{
-    bitmap_seqs, emit_peers, FLAG_REACHABLE, FLAG_WANT_PEERS, HOPS_NONE, MAP_SPARE_SHIFT, MAX_HOPS,
-    MAX_PEERS,
+    bitmap_seqs, emit_peers, fresh_off, fresh_seq, FLAG_REACHABLE, FLAG_WANT_PEERS, HOPS_NONE,
+    MAP_SPARE_SHIFT, MAX_HOPS, MAX_PEERS,
 };
 
 /// Greetings sent per tick.
@@ -29,8 +29,6 @@ const NEARER_BY_MS: u32 = 400;
 const SWITCH_HOLD: Duration = Duration::from_millis(3000);
 /// A new parent pushes at most this many chunks of backlog; older ones are pulled as repairs.
 const CATCH_UP_PUSH: u64 = 48;
-/// How long a box just cut off takes no partner for holding chunks it lacks (see `could_feed`).
-const AHEAD_HOLD: Duration = Duration::from_millis(600);
 /// How long a box waits for the root's first chunk (or its refusal) before taking a partner that
 /// could feed it instead: ≫ the round trip to the root.
 const ROOT_ANSWER: Duration = Duration::from_millis(400);
@@ -135,6 +133,7 @@ impl Peer {
                 flags,
                 src_delay_ms,
                 hops,
+                fresh,
                 map,
                 ..
             } => {
@@ -149,6 +148,10 @@ impl Peer {
                 p.spare = flags >> MAP_SPARE_SHIFT;
                 p.src_delay_ms = src_delay_ms;
                 p.hops = hops;
+                let was = p.fresh;
+                p.fresh = core::array::from_fn(|s| fresh_seq(base, fresh[s]));
+                self.pass_fresher(now, i, was);
+                let p = &mut self.partners[i];
                 let child = p.down.mask != 0;
                 self.prefetch_start(now, i);
                 if flags & FLAG_WANT_PEERS != 0 {
@@ -373,11 +376,10 @@ impl Peer {
         // has heard by then) may any partner do.
         let (fd, since) = self.feasible[s];
         let cut_off = now.saturating_since(since);
-        // A partner holding chunks we lack is no descendant, unless we were just cut off: then the
-        // subtree below still shows its old depths and gets repairs too (a descendant may hold a
-        // few chunks more), until our "no path" has reached it (AHEAD_HOLD).
-        let orphan = self.parents[s] == Parent::None;
-        let ahead = p.sub_top[s] > mine && !(orphan && cut_off < AHEAD_HOLD);
+        // A partner whose path from the root is fresher than ours is no descendant: the boxes
+        // below us have their freshness from us (DSDV's sequence numbers). Holding chunks we
+        // lack proves nothing: a subtree cut off with us gets repairs too.
+        let ahead = p.fresh[s] > self.fresh[s];
         let feasible = p.hops[s] <= fd || ahead || cut_off >= FEASIBLE_HOLD;
         p.up && p.refused_until[s] <= now
             && feasible
@@ -428,14 +430,18 @@ impl Peer {
     fn choose_parents(&mut self, now: Instant) {
         // Where this box stands now, per substream, for the feasibility rule; children hear at
         // once when that changed (a triggered MAP), so stale paths die within a tick per level.
+        let staler = self.update_fresh();
         for (s, h) in self.hops().into_iter().enumerate() {
-            if h != self.hops_seen[s] {
+            if h != self.hops_seen[s] || staler & (1 << s) != 0 {
+                // A path found again: every partner hears at once, as boxes cut off with us
+                // may take us only once they see our freshness.
+                let regained = self.hops_seen[s] == HOPS_NONE && h != HOPS_NONE;
                 self.hops_seen[s] = h;
                 let bit = 1u8 << s;
                 for p in self
                     .partners
                     .iter_mut()
-                    .filter(|p| p.up && p.down.mask & bit != 0)
+                    .filter(|p| p.up && (regained || p.down.mask & bit != 0))
                 {
                     p.next_map = now;
                 }
@@ -694,6 +700,7 @@ impl Peer {
                     flags,
                     src_delay_ms: self.src_delay_ms,
                     hops: self.hops(),
+                    fresh: core::array::from_fn(|s| fresh_off(base, self.fresh[s])),
                     map: &bits[..len],
                 }
                 .emit(buf)

@@ -143,6 +143,7 @@ impl Message<'_> {
                 flags,
                 src_delay_ms,
                 hops,
+                fresh,
                 map,
             } => {
                 header(&mut w, MAP, channel)?;
@@ -155,6 +156,9 @@ impl Message<'_> {
                 }
                 for h in hops {
                     w.u8(h)?;
+                }
+                for f in fresh {
+                    w.u16(f)?;
                 }
                 bitmap(&mut w, map)?;
             }

@@ -14,7 +14,7 @@
 //! | 0x06 | PEERS     | root/box → box | count u8, count × (family u8 = 4/6, addr 4/16, port u16, flags u8) |
 //! | 0x07 | HELLO     | box → box   | nonce u32, flags u16, upload_kbps u32 |
 //! | 0x08 | HELLO_ACK | box → box   | nonce u32, accept u8 |
-//! | 0x09 | MAP       | box → box   | token u32, base u64, delay_us u32, flags u8, src_delay_ms u16 × 4, hops u8 × 4, map_len u8, map |
+//! | 0x09 | MAP       | box → box   | token u32, base u64, delay_us u32, flags u8, src_delay_ms u16 × 4, hops u8 × 4, fresh u16 × 4, map_len u8, map |
 //! | 0x0A | SUBSCRIBE | box → parent | token u32, mask u8, from_seq u64 |
 //! | 0x0B | SUB_ACK   | parent → box | token u32, accepted u8 (root: bits 4–7 = relayed), refused u8 |
 //! | 0x10 | CHUNK     | any → box   | seq u64, flags u8, key_id u8, stamp_ms u32, sent_us u32, payload (n × 188, n ≤ 7) |
@@ -69,6 +69,25 @@ pub const HOPS_NONE: u8 = u8::MAX;
 /// places (measured, tvmesh-sim), so 24 cut real paths; loops are prevented in the first place by
 /// the feasibility rule (peer/sched.rs) and this is only the backstop.
 pub const MAX_HOPS: u8 = 64;
+/// MAP `fresh` field for sequence number `fresh` (0: none) against the map's `base`: values
+/// older than `base` (or none) are sent as 0, which the receiver reads as "none" — a freshness is
+/// only ever understated, never overstated.
+pub fn fresh_off(base: u64, fresh: u64) -> u16 {
+    if fresh == 0 || fresh < base {
+        0
+    } else {
+        (fresh - base).saturating_add(1).min(u64::from(u16::MAX)) as u16
+    }
+}
+
+/// The sequence number a MAP `fresh` field names (0: none).
+pub fn fresh_seq(base: u64, off: u16) -> u64 {
+    match off {
+        0 => 0,
+        o => base.saturating_add(u64::from(o) - 1),
+    }
+}
+
 /// KEEPALIVE flag: this box has upload to spare for more children (the tracker offers it first).
 pub const FLAG_SPARE_UPLOAD: u8 = 0x02;
 /// MAP flags, high nibble: how many more child substreams the sender would admit now (0–15), so
@@ -208,6 +227,9 @@ pub enum Message<'a> {
         /// The sender's distance from the root in hops per substream (1: fed by the root;
         /// [`HOPS_NONE`]: cut off — no parent, or a loop counted up past [`MAX_HOPS`]).
         hops: [u8; crate::upload::SUBSTREAMS],
+        /// Per substream, how fresh the sender's path from the root is: 1 + (the newest chunk
+        /// that path delivered − `base`); 0: none, or older than `base` (see [`fresh_off`]).
+        fresh: [u16; crate::upload::SUBSTREAMS],
         map: &'a [u8],
     },
     Subscribe {

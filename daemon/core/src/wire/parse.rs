@@ -126,6 +126,10 @@ impl<'a> Message<'a> {
                 for h in &mut hops {
                     *h = r.u8()?;
                 }
+                let mut fresh = [0u16; crate::upload::SUBSTREAMS];
+                for f in &mut fresh {
+                    *f = r.u16()?;
+                }
                 Message::Map {
                     channel,
                     token,
@@ -134,6 +138,7 @@ impl<'a> Message<'a> {
                     flags,
                     src_delay_ms,
                     hops,
+                    fresh,
                     map: bitmap(&mut r)?,
                 }
             }

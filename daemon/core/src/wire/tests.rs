@@ -163,8 +163,8 @@ fn map() {
     roundtrip(
         &[
             0xC1, 0x09, 0x00, 0x01, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0x03, 0xE8, 0, 0, 0x13, 0x88,
-            0x01, 0x00, 0x00, 0x00, 0x32, 0x01, 0x2C, 0xFF, 0xFF, 0x01, 0x02, 0x28, 0xFF, 0x02,
-            0xFF, 0x0F,
+            0x01, 0x00, 0x00, 0x00, 0x32, 0x01, 0x2C, 0xFF, 0xFF, 0x01, 0x02, 0x28, 0xFF, 0x00,
+            0x01, 0x02, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x02, 0xFF, 0x0F,
         ],
         Message::Map {
             channel: 1,
@@ -174,9 +174,25 @@ fn map() {
             flags: FLAG_WANT_PEERS,
             src_delay_ms: [0, 50, 300, 0xFFFF],
             hops: [1, 2, 40, HOPS_NONE],
+            fresh: [1, 0x200, 0, 0xFFFF],
             map: &[0xFF, 0x0F],
         },
     );
+}
+
+#[test]
+fn map_freshness_is_never_overstated() {
+    // 0 is "none"; anything before the map's base is sent as none.
+    assert_eq!(fresh_off(1000, 0), 0);
+    assert_eq!(fresh_off(1000, 999), 0);
+    assert_eq!(fresh_off(1000, 1000), 1);
+    assert_eq!(fresh_off(1000, 1511), 512);
+    assert_eq!(fresh_off(0, u64::MAX), u16::MAX);
+    for f in [1000, 1001, 1511, 66_000] {
+        assert_eq!(fresh_seq(1000, fresh_off(1000, f)), f);
+    }
+    assert_eq!(fresh_seq(1000, 0), 0);
+    assert_eq!(fresh_seq(u64::MAX, 5), u64::MAX);
 }
 
 #[test]

@@ -303,6 +303,23 @@ impl Sim {
         i
     }
 
+    /// A root with one seed copy and `boxes` boxes with mixed uplinks, as in the field (1.2, 3, 3
+    /// and 8 Mbit/s in turn): trees several levels deep.
+    pub fn one_seed_mixed(boxes: usize) -> Sim {
+        let root = RootConfig {
+            seed_copies: 1,
+            ..root_config()
+        };
+        let mut sim = Sim::with_root(root, 0, PeerConfig::default());
+        for i in 0..boxes {
+            sim.add_box(PeerConfig {
+                upload_kbps: [1200, 3000, 3000, 8000][i % 4],
+                ..PeerConfig::default()
+            });
+        }
+        sim
+    }
+
     /// Root chunk egress in bytes so far.
     pub fn root_bytes_out(&self) -> u64 {
         self.root.channel_stats(0).unwrap().bytes_out
