@@ -23,6 +23,11 @@ pub struct Seen {
     pub kids_in: [u32; 4],
     /// Uplink queue (ms) at the sample.
     pub queue_ms: u64,
+    /// Whether other boxes can greet it (set by the sampler from its link).
+    pub reachable: bool,
+    pub partners: usize,
+    /// The stream rate it measured (kbit/s): its child capacity depends on it.
+    pub bitrate: u32,
 }
 
 impl Seen {
@@ -67,6 +72,9 @@ impl Seen {
                 k
             },
             queue_ms: 0,
+            reachable: true,
+            partners: p.partners(),
+            bitrate: p.stats().bitrate_kbps,
         }
     }
 }
@@ -158,8 +166,8 @@ pub fn print_chains(t_s: u64, boxes: &HashMap<u32, Seen>, n: usize) {
 pub fn print_seed(t_s: u64, sub: usize, id: u32, boxes: &HashMap<u32, Seen>) {
     match boxes.get(&id) {
         Some(b) => eprintln!(
-            "diag t={t_s}s seed s{sub}: box {id} cap {} queue {} ms kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
-            b.cap_kbps, b.queue_ms, b.kinds, b.src_delay, b.kids_in, b.orphan_why
+            "diag t={t_s}s seed s{sub}: box {id} bitrate {} up {} reach {} partners {} cap {} queue {} ms kinds {:?} delay {:?} kids_in {:?} orphan {:?}",
+            b.bitrate, b.rate_kbps, b.reachable, b.partners, b.cap_kbps, b.queue_ms, b.kinds, b.src_delay, b.kids_in, b.orphan_why
         ),
         None => eprintln!("diag t={t_s}s seed s{sub}: box {id} gone"),
     }

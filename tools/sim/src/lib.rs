@@ -8,6 +8,7 @@ pub mod net;
 pub mod plot;
 pub mod scenario;
 pub mod sim;
+pub mod trace;
 pub mod tsgen;
 
 use std::path::Path;

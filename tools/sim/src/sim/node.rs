@@ -95,6 +95,7 @@ pub(super) fn send(
 ) -> bool {
     let chunk = crate::net::is_chunk(bytes);
     let outcome = link.send(net, now, dst, bytes, dg);
+    crate::trace::datagram(now, link.id, dst, outcome, bytes);
     if outcome == SendOutcome::UplinkFull {
         c.uplink_drops += 1;
         return false;
@@ -183,6 +184,7 @@ pub(super) fn drain_root(r: &mut RootNode, link: &mut Link, t: u64, net: &Net, c
         }
     }
     while r.root.poll_event().is_some() {}
+    crate::trace::seeds(t, &r.root);
 }
 
 /// Runs one node's events in `[.., t1)`.

@@ -125,6 +125,7 @@ impl Main {
                     if let Core::Peer(p) = &n.core {
                         let mut x = crate::diag::Seen::of(p, n.link.cap_bps);
                         x.queue_ms = n.link.free_at.saturating_sub(t) / 1000;
+                        x.reachable = n.link.reachable;
                         seen.insert(id, x);
                     }
                 });
