@@ -56,3 +56,50 @@ fn seed_places_spread_over_strong_boxes() {
         assert!(c >= 990_000, "box {i}: continuity {c}: {:?}", b.stats());
     }
 }
+
+/// A seed behind a NAT (it said so at JOIN) can gather children only among partners it greeted
+/// itself: any reachable box that asks takes its places, however strong it is, and a box behind
+/// a NAT never takes a place from a reachable seed by strength.
+#[test]
+fn seed_places_go_to_reachable_boxes() {
+    let root = RootConfig {
+        seed_copies: 1,
+        ..root_config()
+    };
+    let hidden = |upload_kbps| PeerConfig {
+        reachable: false,
+        ..cfg(upload_kbps)
+    };
+    // A strong box behind a NAT joins first and takes every seed place.
+    let mut sim = Sim::with_root(root, 1, hidden(8000));
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(
+        sim.boxes[0].hops(),
+        [1; 4],
+        "the first box seeds everything"
+    );
+    // Reachable boxes with a fifth of its upload join: they take the places.
+    for _ in 0..4 {
+        sim.add_box(cfg(1500));
+        sim.run_for(Duration::from_millis(300));
+    }
+    sim.run_for(Duration::from_secs(3));
+    let first = sim.boxes[0].hops();
+    assert!(
+        first.iter().all(|&h| h > 1),
+        "the box behind a NAT still seeds: hops {first:?}"
+    );
+    // A still stronger box behind a NAT joins: it takes no place from the reachable seeds.
+    sim.add_box(hidden(16000));
+    sim.run_for(Duration::from_secs(5));
+    let late = sim.boxes[5].hops();
+    assert!(
+        late.iter().all(|&h| h > 1),
+        "a box behind a NAT took a seed place: hops {late:?}"
+    );
+    assert_eq!(sim.root.channel_stats(0).unwrap().seeds, 4);
+    for (i, b) in sim.boxes.iter().enumerate() {
+        let c = b.continuity_ppm(OutputId(0));
+        assert!(c >= 990_000, "box {i}: continuity {c}: {:?}", b.stats());
+    }
+}

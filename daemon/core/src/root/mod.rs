@@ -87,6 +87,12 @@ pub struct RootConfig {
 /// A seed box silent this long loses its seed places to the next box that asks for them: seeds
 /// send keepalives every [`crate::peer::SEED_KEEPALIVE`] (250 ms), so this is three in a row
 /// lost (10⁻⁶ at 1% loss), and a crashed seed's subtree is fed again about a second later.
+///
+/// Known defect, measured and left as is (docs/BENCHMARKS.md, "Seventh session"): a box moves
+/// to the 250 ms schedule only when it next sends a keepalive on its old one (up to
+/// `PeerConfig::keepalive`, 1 s, after its last), so a new seed can count as silent for a moment
+/// about 0.8 s after it took its place, and the next box that asks takes it. Sending the first
+/// seed keepalive sooner measured worse at 1,000 and 10,000 viewers.
 const SEED_SILENT: Duration = Duration::from_millis(800);
 
 /// A box refused a seed place this long after it joined is sent the seeds (`Reply::Seeds`).
@@ -224,8 +230,8 @@ pub struct RootStats {
     pub peers_dropped: u64,
     /// Seed-place refusals left unsaid beyond [`REFUSALS_PER_S`].
     pub refusals_unsaid: u64,
-    /// Seed places that changed hands: [to a stronger box, from a silent seed, freed by a box
-    /// that left or unsubscribed].
+    /// Seed places that changed hands: [to a stronger box or from one behind a NAT, from a
+    /// silent seed, freed by a box that left or unsubscribed].
     pub seed_changes: [u64; 3],
 }
 
