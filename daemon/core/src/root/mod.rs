@@ -230,8 +230,8 @@ pub struct RootStats {
     pub peers_dropped: u64,
     /// Seed-place refusals left unsaid beyond [`REFUSALS_PER_S`].
     pub refusals_unsaid: u64,
-    /// Seed places that changed hands: [to a stronger box or from one behind a NAT, from a
-    /// silent seed, freed by a box that left or unsubscribed].
+    /// Seed places that changed hands: [to a stronger box, from a silent seed, freed by a box
+    /// that left or unsubscribed].
     pub seed_changes: [u64; 3],
 }
 

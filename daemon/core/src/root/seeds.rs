@@ -10,8 +10,7 @@ use super::*;
 
 impl Root {
     /// Decides a subscription: keep what the box already has from us, accept new substreams while
-    /// seed places are free, or in place of a seed behind a NAT (if this box is reachable) or
-    /// with far less upload.
+    /// seed places are free, or in place of a seed with far less upload.
     pub(super) fn on_subscribe(
         &mut self,
         now: Instant,
@@ -22,8 +21,7 @@ impl Root {
         let Some(s) = self.sessions[i as usize].as_ref() else {
             return (0, mask);
         };
-        let (ch, have, upload, me, reach) =
-            (s.channel, s.down.mask, s.upload_kbps, s.addr, s.reachable);
+        let (ch, have, upload, me) = (s.channel, s.down.mask, s.upload_kbps, s.addr);
         let mut accepted = 0u8;
         for sub in 0..SUBSTREAMS {
             let bit = 1u8 << sub;
@@ -52,10 +50,10 @@ impl Root {
                 accepted |= bit;
                 continue;
             }
-            // Replace the weakest seed: one behind a NAT first, else the one with the least
-            // upload per substream it seeds. Seed places thus spread over distinct strong
-            // boxes (one box seeding every substream is a single point of failure with a narrow
-            // top of every tree) that new boxes can greet.
+            // Replace the weakest seed: the one with the least upload per substream it seeds,
+            // if this box, seeding one more, would have half as much again. Seed places thus
+            // spread over distinct strong boxes (one box seeding every substream is a single
+            // point of failure with a narrow top of every tree).
             let load = |j: u32| {
                 self.channels[ch]
                     .seeds
@@ -67,26 +65,14 @@ impl Root {
                 .iter()
                 .enumerate()
                 .filter_map(|(k, &j)| {
-                    self.sessions[j as usize].as_ref().map(|x| {
-                        (
-                            k,
-                            j,
-                            (x.reachable, per_place(x.upload_kbps, load(j).max(1))),
-                        )
-                    })
+                    self.sessions[j as usize]
+                        .as_ref()
+                        .map(|x| (k, j, per_place(x.upload_kbps, load(j).max(1))))
                 })
-                .min_by_key(|&(_, _, key)| key);
-            if let Some((k, j, (seed_reach, up))) = weakest {
+                .min_by_key(|&(_, _, up)| up);
+            if let Some((k, j, up)) = weakest {
                 let mine = per_place(upload, load(i) + 1);
-                // A seed no new box can greet (behind a NAT) gathers no children beyond the
-                // partners it greeted itself: any reachable box with upload takes its place.
-                // Otherwise strength decides, with hysteresis.
-                let take = match (reach, seed_reach) {
-                    (true, false) => mine > 0,
-                    (false, true) => false,
-                    _ => mine * 2 > up * 3,
-                };
-                if take {
+                if mine * 2 > up * 3 {
                     self.stats.seed_changes[0] += 1;
                     self.channels[ch].seeds[sub][k] = i;
                     if let Some(addr) = self.unseed(j, bit) {
