@@ -25,6 +25,7 @@ pub struct Seen {
     pub queue_ms: u64,
     /// Whether other boxes can greet it (set by the sampler from its link).
     pub reachable: bool,
+    /// Partners it has (at most `PeerConfig::max_partners`): its children come only from them.
     pub partners: usize,
     /// The stream rate it measured (kbit/s): its child capacity depends on it.
     pub bitrate: u32,
