@@ -570,7 +570,29 @@ fn nat_lab() {
     );
     println!("{text}");
     let _ = std::fs::write(format!("{}/nat-lab-matrix.md", target_dir()), &text);
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    if !wrong.is_empty() {
+        // What the boxes saw, for a failure seen only elsewhere (CI): the mesh's timeline and
+        // the tail of each mesh box's log.
+        let mut logs = String::new();
+        for b in BOXES {
+            let f = format!("{}/nat-lab-mesh-{}.log", target_dir(), b.name);
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            logs.push_str(&format!(
+                "--- {} (last {} lines)\n{}\n",
+                b.name,
+                tail.len(),
+                tail.join("\n")
+            ));
+        }
+        panic!(
+            "{}\n\nmesh timeline:\n{}\n\nmesh box logs:\n{}",
+            wrong.join("\n"),
+            mesh.timeline.join("\n"),
+            logs
+        );
+    }
     assert!(
         started.elapsed() < Duration::from_secs(90),
         "lab took {:?}",

@@ -33,6 +33,9 @@ pub struct Pair {
 pub struct Mesh {
     pub pairs: Vec<Pair>,
     pub boxes: Vec<(BoxSpec, u64, u64, serde_json::Value)>,
+    /// One line per second of play: each box's lag (ms), chunks played late, parent changes,
+    /// joins and partners, as its status said then (shown when the phase fails).
+    pub timeline: Vec<String>,
 }
 
 fn status(b: &str, http: &str) -> Option<serde_json::Value> {
@@ -139,8 +142,36 @@ pub fn run(
         // No birthday spray: the symmetric box stays out of its cone peers' reach.
         &["--spray-ports", "0"],
     ));
+    let mut timeline = Vec::new();
+    let mut next = Duration::from_secs(1);
     while t.elapsed() < play {
-        std::thread::sleep(Duration::from_millis(250));
+        if t.elapsed() >= next {
+            next += Duration::from_secs(1);
+            let cells: Vec<String> = BOXES
+                .iter()
+                .map(|b| match status(b.name, http) {
+                    Some(v) => {
+                        let c = &v["channels"][0];
+                        format!(
+                            "{} lag {} late {} sw {} j {} p {}",
+                            b.name,
+                            c["lag_ms"],
+                            c["late"],
+                            c["parent_switches"],
+                            c["joins"],
+                            c["partners"]
+                        )
+                    }
+                    None => format!("{} -", b.name),
+                })
+                .collect();
+            timeline.push(format!(
+                "t={:>4.1}s | {}",
+                t.elapsed().as_secs_f64(),
+                cells.join(" | ")
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     let st: Vec<serde_json::Value> = BOXES
         .iter()
@@ -244,5 +275,12 @@ pub fn run(
             )
         })
         .collect();
-    (Mesh { pairs, boxes }, relay)
+    (
+        Mesh {
+            pairs,
+            boxes,
+            timeline,
+        },
+        relay,
+    )
 }

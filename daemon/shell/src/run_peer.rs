@@ -462,6 +462,9 @@ fn snapshot(
                 .join_time()
                 .map_or(0, |d| (d.as_micros() as u64).max(1)),
             lost: st.lost,
+            late: st.late,
+            joins: st.joins,
+            parent_switches: st.parent_switches,
             requests: st.requested_chunks,
             resyncs: 0,
             partners: peer.partners() as u32,

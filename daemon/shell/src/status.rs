@@ -36,6 +36,13 @@ pub struct ChannelStatus {
     pub join_us: u64,
     /// Chunks the box never received (given up); root: 0.
     pub lost: u64,
+    /// Box: chunks played further behind the source than `late_after` (4 s; they count against
+    /// continuity); root: 0.
+    pub late: u64,
+    /// Box: joins completed (more than one: the stream stalled and the box joined again).
+    pub joins: u64,
+    /// Box: parent changes over all substreams.
+    pub parent_switches: u64,
     /// Box: chunk requests sent; root: chunks resent.
     pub requests: u64,
     /// Times the source lost TS sync (root) or the stream restarted (box).
@@ -271,6 +278,7 @@ pub fn metrics(s: &Status) -> String {
             ("bytes_out_total", c.bytes_out),
             ("skips_total", c.skips),
             ("lost_chunks_total", c.lost),
+            ("late_chunks_total", c.late),
             ("requests_total", c.requests),
             ("peers", u64::from(c.peers)),
             ("partners", u64::from(c.partners)),
@@ -336,6 +344,9 @@ mod tests {
             "peers",
             "skips",
             "continuity_ppm",
+            "late",
+            "joins",
+            "parent_switches",
         ] {
             assert!(c.get(k).is_some(), "channels[0].{k}");
         }
