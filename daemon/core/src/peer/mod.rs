@@ -754,6 +754,10 @@ impl Peer {
                         crate::wire::FLAG_SPARE_UPLOAD
                     } else {
                         0
+                    } | if self.partners.iter().any(|p| p.up) {
+                        0
+                    } else {
+                        crate::wire::FLAG_ALONE
                     };
                     if want_peers {
                         self.last_peers_ask = Some(now);

@@ -35,8 +35,8 @@ use crate::time::{earliest, Instant};
 use crate::ts::sync::Framer;
 use crate::upload::{substream, Budget, Downstream, ALL, SUBSTREAMS};
 use crate::wire::{
-    self, Message, NakReason, WireError, FLAG_REACHABLE, FLAG_SPARE_UPLOAD, FLAG_WANT_PEERS,
-    MAX_NAME,
+    self, Message, NakReason, WireError, FLAG_ALONE, FLAG_REACHABLE, FLAG_SPARE_UPLOAD,
+    FLAG_WANT_PEERS, MAX_NAME,
 };
 use crate::Transmit;
 use alloc::vec::Vec;
@@ -94,6 +94,12 @@ pub struct RootConfig {
 /// about 0.8 s after it took its place, and the next box that asks takes it. Sending the first
 /// seed keepalive sooner measured worse at 1,000 and 10,000 viewers.
 const SEED_SILENT: Duration = Duration::from_millis(800);
+
+/// A seed whose keepalives have said for this long that it has no partner loses its places to
+/// the next box that asks for them and has partners: it feeds only itself, and every other box
+/// gets those substreams by repair alone (seen in the simulator: a box behind a NAT that lost
+/// every partner kept a seed place for the rest of the run, a quarter of the stream gone for all).
+const SEED_ALONE: Duration = Duration::from_secs(3);
 
 /// A box refused a seed place this long after it joined is sent the seeds (`Reply::Seeds`).
 const SEEDS_AFTER: Duration = Duration::from_secs(5);
@@ -291,6 +297,9 @@ struct Session {
     reachable: bool,
     /// The box said it has upload to spare (last KEEPALIVE).
     spare: bool,
+    /// Since when the box's KEEPALIVEs say it has no partner (`None`: it has one, or said
+    /// nothing yet).
+    alone_since: Option<Instant>,
     upload_kbps: u32,
     group: Option<u16>,
     next_same_addr: u32,

@@ -22,6 +22,7 @@ impl Root {
             return (0, mask);
         };
         let (ch, have, upload, me) = (s.channel, s.down.mask, s.upload_kbps, s.addr);
+        let asker_alone = s.alone_since.is_some();
         let mut accepted = 0u8;
         for sub in 0..SUBSTREAMS {
             let bit = 1u8 << sub;
@@ -34,10 +35,14 @@ impl Root {
             }
             // A seed not heard from for SEED_SILENT has crashed or lost its link: the boxes below
             // it ask here, so its place goes to them rather than wait for the session timeout.
+            // A seed alone for SEED_ALONE feeds nobody: a box with partners takes its place.
             let silent = self.channels[ch].seeds[sub].iter().position(|&j| {
-                self.sessions[j as usize]
-                    .as_ref()
-                    .is_none_or(|x| now.saturating_since(x.last_heard) > SEED_SILENT)
+                self.sessions[j as usize].as_ref().is_none_or(|x| {
+                    now.saturating_since(x.last_heard) > SEED_SILENT
+                        || !asker_alone
+                            && x.alone_since
+                                .is_some_and(|t| now.saturating_since(t) >= SEED_ALONE)
+                })
             });
             if let Some(k) = silent {
                 self.stats.seed_changes[1] += 1;

@@ -175,6 +175,11 @@ impl Root {
                 };
                 if let Some(s) = self.sessions[i as usize].as_mut() {
                     s.spare = flags & FLAG_SPARE_UPLOAD != 0;
+                    s.alone_since = if flags & FLAG_ALONE != 0 {
+                        s.alone_since.or(Some(now))
+                    } else {
+                        None
+                    };
                 }
                 if flags & FLAG_WANT_PEERS != 0 {
                     if self.peers_budget(now) {
@@ -304,6 +309,7 @@ impl Root {
             validated: false,
             reachable: flags & FLAG_REACHABLE != 0,
             spare: false,
+            alone_since: None,
             upload_kbps,
             group: tracker::group_of(&self.cfg.groups, from.ip()),
             next_same_addr,

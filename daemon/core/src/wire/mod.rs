@@ -9,7 +9,7 @@
 //! | 0x01 | JOIN      | box → root  | nonce u32, flags u16, upload_kbps u32, name_len u8, name |
 //! | 0x02 | JOIN_ACK  | root → box  | nonce u32, token u32, live_seq u64, rap_seq u64, bitrate_kbps u32, now_ms u32, flags u16 |
 //! | 0x03 | JOIN_NAK  | root → box  | nonce u32, reason u8 |
-//! | 0x04 | KEEPALIVE | box → root  | token u32, want_seq u64, flags u8 (bit 0: send me peers; bit 1: I have upload to spare) |
+//! | 0x04 | KEEPALIVE | box → root  | token u32, want_seq u64, flags u8 (bit 0: send me peers; bit 1: I have upload to spare; bit 2: I have no partner) |
 //! | 0x05 | LEAVE     | box → any   | token u32 |
 //! | 0x06 | PEERS     | root/box → box | count u8, count × (family u8 = 4/6, addr 4/16, port u16, flags u8) |
 //! | 0x07 | HELLO     | box → box   | nonce u32, flags u16, upload_kbps u32 |
@@ -90,6 +90,9 @@ pub fn fresh_seq(base: u64, off: u16) -> u64 {
 
 /// KEEPALIVE flag: this box has upload to spare for more children (the tracker offers it first).
 pub const FLAG_SPARE_UPLOAD: u8 = 0x02;
+/// KEEPALIVE flag: this box has no partner at all, so it can pass nothing on (a seed place it
+/// holds feeds only itself; see `root/seeds.rs`). Roots before it ignore the bit.
+pub const FLAG_ALONE: u8 = 0x04;
 /// MAP flags, high nibble: how many more child substreams the sender would admit now (0–15), so
 /// a box picks a parent with room instead of asking a full one and being refused.
 pub const MAP_SPARE_SHIFT: u8 = 4;
