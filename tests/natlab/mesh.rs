@@ -36,7 +36,16 @@ pub struct Mesh {
     /// One line per second of play: each box's lag (ms), chunks played late, parent changes,
     /// joins and partners, as its status said then (shown when the phase fails).
     pub timeline: Vec<String>,
+    /// Per box (in [`BOXES`] order), the largest lag behind the source the timeline saw, ms.
+    pub max_lag_ms: Vec<u64>,
 }
+
+/// The boxes that join first: behind a masquerade and a symmetric NAT, so the root's first seeds
+/// are boxes no one can greet until the root has introduced them and they have punched through
+/// (≈ 3.5 s). The others join [`NAT_FIRST_LEAD`] later; they must not wait that long for the
+/// stream (`root::SEED_ALONE`).
+pub const NAT_FIRST: [&str; 2] = ["b", "c"];
+pub const NAT_FIRST_LEAD: Duration = Duration::from_millis(300);
 
 fn status(b: &str, http: &str) -> Option<serde_json::Value> {
     let o = ns_cmd(b, "curl")
@@ -106,13 +115,16 @@ pub fn run(
     logs: &str,
 ) -> (Mesh, RelayCell) {
     let http = "127.0.0.1:8080";
-    let mut procs: Vec<Proc> = BOXES
-        .iter()
-        .map(|b| {
-            let log = format!("{logs}/nat-lab-mesh-{}.log", b.name);
-            spawn(bin, root, channel, b.name, 4000, http, &log, &[])
-        })
-        .collect();
+    let first = BOXES.iter().filter(|b| NAT_FIRST.contains(&b.name));
+    let rest = BOXES.iter().filter(|b| !NAT_FIRST.contains(&b.name));
+    let mut procs: Vec<Proc> = Vec::new();
+    for (k, b) in first.chain(rest).enumerate() {
+        if k == NAT_FIRST.len() {
+            std::thread::sleep(NAT_FIRST_LEAD);
+        }
+        let log = format!("{logs}/nat-lab-mesh-{}.log", b.name);
+        procs.push(spawn(bin, root, channel, b.name, 4000, http, &log, &[]));
+    }
     let relay_log = |b: &str| format!("{logs}/nat-lab-relay-{b}.log");
     for b in &RELAY_BOXES[..RELAY_BOXES.len() - 1] {
         procs.push(spawn(
@@ -143,15 +155,18 @@ pub fn run(
         &["--spray-ports", "0"],
     ));
     let mut timeline = Vec::new();
+    let mut max_lag_ms = vec![0u64; BOXES.len()];
     let mut next = Duration::from_secs(1);
     while t.elapsed() < play {
         if t.elapsed() >= next {
             next += Duration::from_secs(1);
             let cells: Vec<String> = BOXES
                 .iter()
-                .map(|b| match status(b.name, http) {
+                .enumerate()
+                .map(|(k, b)| match status(b.name, http) {
                     Some(v) => {
                         let c = &v["channels"][0];
+                        max_lag_ms[k] = max_lag_ms[k].max(c["lag_ms"].as_u64().unwrap_or(0));
                         format!(
                             "{} lag {} late {} sw {} j {} p {}",
                             b.name,
@@ -280,6 +295,7 @@ pub fn run(
             pairs,
             boxes,
             timeline,
+            max_lag_ms,
         },
         relay,
     )

@@ -5,7 +5,7 @@
 //! with no partner of its own. Without that, a box that found no partner in a flash crowd took
 //! a place and that substream's tree never formed again (measured at 100,000 viewers).
 //!
-//! A seed that has had no partner for 3 s (its KEEPALIVEs say so) gives its place to a box that
+//! A seed that has had no partner for 1.5 s (its KEEPALIVEs say so) gives its place to a box that
 //! has partners.
 
 use std::net::SocketAddr;
@@ -121,9 +121,9 @@ fn keepalive(root: &mut Root, now: Instant, from: SocketAddr, token: u32, flags:
     root.handle_datagram(now, from, &buf[..n]);
 }
 
-/// A seed whose keepalives say it has no partner feeds only itself. After 3 s of that, a box
-/// with partners that asks takes its place; a box with no partner either does not, nor does
-/// anyone before the 3 s. (In the simulator such a seed, a box behind a NAT that had lost every
+/// A seed whose keepalives say it has no partner feeds only itself. After 1.5 s of that (counted from
+/// when it took the place), a box with partners that asks takes its place; a box with no partner either does not, nor does
+/// anyone before. (In the simulator such a seed, a box behind a NAT that had lost every
 /// partner, kept its place to the end of the run: a quarter of the stream missing for all.)
 #[test]
 fn a_seed_with_no_partner_yields_to_a_box_with_partners() {
@@ -156,16 +156,16 @@ fn a_seed_with_no_partner_yields_to_a_box_with_partners() {
         drain(root);
     };
     tick(&mut root, 0);
-    // 2 s alone: a box with partners asking is refused.
-    tick(&mut root, 2_000);
-    keepalive(&mut root, at_ms(2_000), other, to, 0);
-    subscribe(&mut root, at_ms(2_000), other, to, 0b0100);
+    // 1.25 s alone: a box with partners asking is refused.
+    tick(&mut root, 1_250);
+    keepalive(&mut root, at_ms(1_250), other, to, 0);
+    subscribe(&mut root, at_ms(1_250), other, to, 0b0100);
     drain(&mut root);
     assert_eq!(seed2(&root), vec![lone], "place moved before SEED_ALONE");
-    // 3.5 s alone, but the asker is alone too: refused.
-    tick(&mut root, 3_500);
-    keepalive(&mut root, at_ms(3_500), other, to, FLAG_ALONE);
-    subscribe(&mut root, at_ms(3_500), other, to, 0b0100);
+    // 2 s alone, but the asker is alone too: refused.
+    tick(&mut root, 2_000);
+    keepalive(&mut root, at_ms(2_000), other, to, FLAG_ALONE);
+    subscribe(&mut root, at_ms(2_000), other, to, 0b0100);
     drain(&mut root);
     assert_eq!(
         seed2(&root),
@@ -173,9 +173,9 @@ fn a_seed_with_no_partner_yields_to_a_box_with_partners() {
         "an alone box took an alone seed's place"
     );
     // The asker now has a partner: it takes the place.
-    tick(&mut root, 3_750);
-    keepalive(&mut root, at_ms(3_750), other, to, 0);
-    subscribe(&mut root, at_ms(3_750), other, to, 0b0100);
+    tick(&mut root, 2_250);
+    keepalive(&mut root, at_ms(2_250), other, to, 0);
+    subscribe(&mut root, at_ms(2_250), other, to, 0b0100);
     drain(&mut root);
     assert_eq!(seed2(&root), vec![other]);
     // Its other place stays until someone with partners asks for it.

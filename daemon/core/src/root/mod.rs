@@ -97,9 +97,13 @@ const SEED_SILENT: Duration = Duration::from_millis(800);
 
 /// A seed whose keepalives have said for this long that it has no partner loses its places to
 /// the next box that asks for them and has partners: it feeds only itself, and every other box
-/// gets those substreams by repair alone (seen in the simulator: a box behind a NAT that lost
-/// every partner kept a seed place for the rest of the run, a quarter of the stream gone for all).
-const SEED_ALONE: Duration = Duration::from_secs(3);
+/// gets those substreams by repair alone. Seen in the simulator (a box behind a NAT that lost
+/// every partner kept a seed place for the rest of the run: a quarter of the stream gone for
+/// all) and in the NAT lab (the first boxes to ask were behind NATs, which take ≈ 3.5 s to be
+/// introduced and punched through; the others stalled that long, and on a slower host played
+/// chunks more than 4 s late). A box reachable for inbound traffic has partners within a
+/// round trip or two.
+const SEED_ALONE: Duration = Duration::from_millis(1500);
 
 /// A box refused a seed place this long after it joined is sent the seeds (`Reply::Seeds`).
 const SEEDS_AFTER: Duration = Duration::from_secs(5);
@@ -306,6 +310,8 @@ struct Session {
     last_heard: Instant,
     /// When the box joined (a re-JOIN starts a new session).
     joined: Instant,
+    /// When the box last took a seed place (its time alone as a seed counts from then).
+    seed_since: Instant,
     down: Downstream,
 }
 

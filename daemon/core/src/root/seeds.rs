@@ -9,6 +9,13 @@
 use super::*;
 
 impl Root {
+    /// Session `i` took a seed place now.
+    fn seeded(&mut self, i: u32, now: Instant) {
+        if let Some(s) = self.sessions[i as usize].as_mut() {
+            s.seed_since = now;
+        }
+    }
+
     /// Decides a subscription: keep what the box already has from us, accept new substreams while
     /// seed places are free, or in place of a seed with far less upload.
     pub(super) fn on_subscribe(
@@ -40,8 +47,9 @@ impl Root {
                 self.sessions[j as usize].as_ref().is_none_or(|x| {
                     now.saturating_since(x.last_heard) > SEED_SILENT
                         || !asker_alone
-                            && x.alone_since
-                                .is_some_and(|t| now.saturating_since(t) >= SEED_ALONE)
+                            && x.alone_since.is_some_and(|t| {
+                                now.saturating_since(t.max(x.seed_since)) >= SEED_ALONE
+                            })
                 })
             });
             if let Some(k) = silent {
@@ -52,6 +60,7 @@ impl Root {
             let seeds = &self.channels[ch].seeds[sub];
             if seeds.len() < self.cfg.seed_copies {
                 self.channels[ch].seeds[sub].push(i);
+                self.seeded(i, now);
                 accepted |= bit;
                 continue;
             }
@@ -80,6 +89,7 @@ impl Root {
                 if mine * 2 > up * 3 {
                     self.stats.seed_changes[0] += 1;
                     self.channels[ch].seeds[sub][k] = i;
+                    self.seeded(i, now);
                     if let Some(addr) = self.unseed(j, bit) {
                         // Its subtree hangs on: it goes below the new seed. Each hears of the
                         // other (the old seed's partner table may be full; the new one greets).

@@ -315,6 +315,7 @@ impl Root {
             next_same_addr,
             last_heard: now,
             joined: now,
+            seed_since: now,
             down: Downstream::default(),
         });
         self.replies.push((
