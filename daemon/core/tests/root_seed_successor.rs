@@ -74,9 +74,8 @@ fn peers_to(out: &[(SocketAddr, Vec<u8>)], to: SocketAddr) -> Vec<SocketAddr> {
         .collect()
 }
 
-#[test]
-fn displaced_seed_and_successor_hear_of_each_other() {
-    let now = Instant::from_millis(1_000);
+/// A root with one seed copy per substream and one channel, "demo".
+fn one_copy_root(now: Instant) -> Root {
     let cfg = RootConfig {
         seed_copies: 1,
         ..RootConfig::default()
@@ -85,7 +84,13 @@ fn displaced_seed_and_successor_hear_of_each_other() {
         name: "demo",
         bitrate_kbps: 1000,
     }];
-    let mut root = Root::new(cfg, &spec, now).unwrap();
+    Root::new(cfg, &spec, now).unwrap()
+}
+
+#[test]
+fn displaced_seed_and_successor_hear_of_each_other() {
+    let now = Instant::from_millis(1_000);
+    let mut root = one_copy_root(now);
     let (weak, strong) = (at(10), at(11));
     let tw = join(&mut root, now, weak, 600);
     subscribe(&mut root, now, weak, tw, 0b1111);
@@ -129,15 +134,7 @@ fn keepalive(root: &mut Root, now: Instant, from: SocketAddr, token: u32, flags:
 fn a_seed_with_no_partner_yields_to_a_box_with_partners() {
     let t0 = Instant::from_millis(1_000);
     let at_ms = |ms: u64| Instant::from_millis(1_000 + ms);
-    let cfg = RootConfig {
-        seed_copies: 1,
-        ..RootConfig::default()
-    };
-    let spec = [ChannelSpec {
-        name: "demo",
-        bitrate_kbps: 1000,
-    }];
-    let mut root = Root::new(cfg, &spec, t0).unwrap();
+    let mut root = one_copy_root(t0);
     let (lone, other) = (at(20), at(21));
     // The asker is not stronger (8000 kbit/s over two places against 4000 over one), so
     // strength alone never moves the place.
