@@ -488,12 +488,14 @@ fn nat_lab() {
             ));
         }
     }
-    // Issue 4's p95 lag target (2 s), for every box and every second sampled: with the boxes
-    // behind NATs joining first, the others once waited ≈ 3.5 s for them (`root::SEED_ALONE`).
-    for (b, lag) in BOXES.iter().zip(&mesh.max_lag_ms) {
-        if *lag > 2000 {
+    // Issue 4's lag target (2 s), for every box over the samples of the mesh phase (about one
+    // a second; one spike is let pass, as a p95 would): with the boxes behind NATs joining
+    // first, the others once waited ≈ 3.5 s for them (`root::SEED_ALONE`), 3 samples over 2 s.
+    for (k, b) in BOXES.iter().enumerate() {
+        let (lag, over) = (mesh.max_lag_ms[k], mesh.samples_over_2s[k]);
+        if over > 1 {
             wrong.push(format!(
-                "mesh: box {} fell {lag} ms behind the source (> 2 s; timeline below)",
+                "mesh: box {} more than 2 s behind the source in {over} samples, at most {lag} ms (timeline below)",
                 b.name
             ));
         }

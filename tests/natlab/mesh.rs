@@ -36,8 +36,10 @@ pub struct Mesh {
     /// One line per second of play: each box's lag (ms), chunks played late, parent changes,
     /// joins and partners, as its status said then (shown when the phase fails).
     pub timeline: Vec<String>,
-    /// Per box (in [`BOXES`] order), the largest lag behind the source the timeline saw, ms.
+    /// Per box (in [`BOXES`] order), the largest lag behind the source the timeline saw, ms,
+    /// and how many of its samples were over 2 s.
     pub max_lag_ms: Vec<u64>,
+    pub samples_over_2s: Vec<u32>,
 }
 
 /// The boxes that join first: behind a masquerade and a symmetric NAT, so the root's first seeds
@@ -156,6 +158,7 @@ pub fn run(
     ));
     let mut timeline = Vec::new();
     let mut max_lag_ms = vec![0u64; BOXES.len()];
+    let mut samples_over_2s = vec![0u32; BOXES.len()];
     let mut next = Duration::from_secs(1);
     while t.elapsed() < play {
         if t.elapsed() >= next {
@@ -166,7 +169,9 @@ pub fn run(
                 .map(|(k, b)| match status(b.name, http) {
                     Some(v) => {
                         let c = &v["channels"][0];
-                        max_lag_ms[k] = max_lag_ms[k].max(c["lag_ms"].as_u64().unwrap_or(0));
+                        let lag = c["lag_ms"].as_u64().unwrap_or(0);
+                        max_lag_ms[k] = max_lag_ms[k].max(lag);
+                        samples_over_2s[k] += u32::from(lag > 2000);
                         format!(
                             "{} lag {} late {} sw {} j {} p {}",
                             b.name,
@@ -296,6 +301,7 @@ pub fn run(
             boxes,
             timeline,
             max_lag_ms,
+            samples_over_2s,
         },
         relay,
     )
