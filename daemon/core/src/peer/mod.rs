@@ -746,19 +746,11 @@ impl Peer {
                         } else {
                             self.cfg.keepalive
                         };
-                    let flags = if want_peers {
-                        crate::wire::FLAG_WANT_PEERS
-                    } else {
-                        0
-                    } | if spare {
-                        crate::wire::FLAG_SPARE_UPLOAD
-                    } else {
-                        0
-                    } | if self.partners.iter().any(|p| p.up) {
-                        0
-                    } else {
-                        crate::wire::FLAG_ALONE
-                    };
+                    use crate::wire::{FLAG_ALONE, FLAG_SPARE_UPLOAD, FLAG_WANT_PEERS};
+                    let alone = !self.partners.iter().any(|p| p.up);
+                    let flags = (u8::from(want_peers) * FLAG_WANT_PEERS)
+                        | (u8::from(spare) * FLAG_SPARE_UPLOAD)
+                        | (u8::from(alone) * FLAG_ALONE);
                     if want_peers {
                         self.last_peers_ask = Some(now);
                     }
