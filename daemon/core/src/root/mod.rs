@@ -240,8 +240,8 @@ pub struct RootStats {
     pub peers_dropped: u64,
     /// Seed-place refusals left unsaid beyond [`REFUSALS_PER_S`].
     pub refusals_unsaid: u64,
-    /// Seed places that changed hands: [to a stronger box, from a silent seed, freed by a box
-    /// that left or unsubscribed].
+    /// Seed places that changed hands: [to a stronger box, from a silent seed or one alone for
+    /// `SEED_ALONE`, freed by a box that left or unsubscribed].
     pub seed_changes: [u64; 3],
 }
 
