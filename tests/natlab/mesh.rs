@@ -157,7 +157,8 @@ pub fn run(
     ));
     let mut timeline = Vec::new();
     let mut max_lag_ms = vec![0u64; BOXES.len()];
-    let mut next = Duration::from_secs(1);
+    // One sample a second from now (the relay cell's late start has already taken 3 s).
+    let mut next = t.elapsed();
     while t.elapsed() < play {
         if t.elapsed() >= next {
             next += Duration::from_secs(1);
@@ -171,12 +172,7 @@ pub fn run(
                         max_lag_ms[k] = max_lag_ms[k].max(lag);
                         format!(
                             "{} lag {} late {} sw {} j {} p {}",
-                            b.name,
-                            c["lag_ms"],
-                            c["late"],
-                            c["parent_switches"],
-                            c["joins"],
-                            c["partners"]
+                            b.name, lag, c["late"], c["parent_switches"], c["joins"], c["partners"]
                         )
                     }
                     None => format!("{} -", b.name),
