@@ -523,10 +523,12 @@ fn nat_lab() {
             .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
             .unwrap_or_default();
         relay_rows.push(format!(
-            "| {} | {} | {:.2} % | {} | {} | {} | {} |",
+            "| {} | {} | {:.2} % | {} ms | {} | {} | {} | {} | {} |",
             b.name,
             b.nat,
             ppm as f64 / 10_000.0,
+            c["join_ms"],
+            c["late"],
             partners.len(),
             c["bytes_from_root"],
             c["bytes_from_peers"],
@@ -554,7 +556,7 @@ fn nat_lab() {
         }
     }
     let text = format!(
-        "## Classification (stun-probe against the root, rto 100 ms × 3 tries)\n\n| box | NAT | type | mapping | filtering | ms |\n|---|---|---|---|---|---|\n{}\n\n## Real boxes (`tvmeshd peer`, NAT learnt on the data socket; all reported {:.1} s after start)\n\n| box | NAT | status.json type | public_addr |\n|---|---|---|---|\n{}\n\n## Hole punching (100 ms probes, 3 s deadline, 6 s for a birthday punch: 256 ports sprayed, ≤ 2048 sweep probes 1 ms apart; continuity = acked/sent of 2 × 20 probes after connecting)\n\n| box | box | path | time | chosen candidate | continuity |\n|---|---|---|---|---|---|\n{}\n\n## Mesh (all boxes on one channel, seed_copies 1, b and c joining 0.3 s before the rest, {} s of play)\n\n| box | box | partners | path | time to connect |\n|---|---|---|---|---|\n{}\n\n| box | NAT | continuity | largest lag (1 s samples from 3 s) | partners | bytes from root | bytes from peers | bytes relayed |\n|---|---|---|---|---|---|---|---|\n{}\n\n## Relay cell (b, d1, then c {} s later on their own channel; root relay_kbps {})\n\n| box | NAT | continuity | partners | bytes from root | bytes from peers | bytes relayed |\n|---|---|---|---|---|---|---|\n{}\n\nRoot: {} bytes relayed on lab-relay, {} on lab-mesh.\n\nWhole lab: {:.1} s\n",
+        "## Classification (stun-probe against the root, rto 100 ms × 3 tries)\n\n| box | NAT | type | mapping | filtering | ms |\n|---|---|---|---|---|---|\n{}\n\n## Real boxes (`tvmeshd peer`, NAT learnt on the data socket; all reported {:.1} s after start)\n\n| box | NAT | status.json type | public_addr |\n|---|---|---|---|\n{}\n\n## Hole punching (100 ms probes, 3 s deadline, 6 s for a birthday punch: 256 ports sprayed, ≤ 2048 sweep probes 1 ms apart; continuity = acked/sent of 2 × 20 probes after connecting)\n\n| box | box | path | time | chosen candidate | continuity |\n|---|---|---|---|---|---|\n{}\n\n## Mesh (all boxes on one channel, seed_copies 1, b and c joining 0.3 s before the rest, {} s of play)\n\n| box | box | partners | path | time to connect |\n|---|---|---|---|---|\n{}\n\n| box | NAT | continuity | largest lag (1 s samples from 3 s) | partners | bytes from root | bytes from peers | bytes relayed |\n|---|---|---|---|---|---|---|---|\n{}\n\n## Relay cell (b, d1, then c {} s later on their own channel; root relay_kbps {})\n\n| box | NAT | continuity | join | chunks played > 4 s late | partners | bytes from root | bytes from peers | bytes relayed |\n|---|---|---|---|---|---|---|---|---|\n{}\n\nRoot: {} bytes relayed on lab-relay, {} on lab-mesh.\n\nWhole lab: {:.1} s\n",
         rows.join("\n"),
         boxes_took.as_secs_f64(),
         box_rows.join("\n"),

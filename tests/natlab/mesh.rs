@@ -178,8 +178,23 @@ pub fn run(
                     None => format!("{} -", b.name),
                 })
                 .collect();
+            // The relay cell's late box too (a slow relayed start shows as lag and late chunks).
+            let relayed = match status(late, RELAY_HTTP) {
+                Some(v) => {
+                    let c = &v["channels"][0];
+                    format!(
+                        "relay {late} lag {} late {} sw {} p {} relayed {}",
+                        c["lag_ms"],
+                        c["late"],
+                        c["parent_switches"],
+                        c["partners"],
+                        c["bytes_relayed"]
+                    )
+                }
+                None => format!("relay {late} -"),
+            };
             timeline.push(format!(
-                "t={:>4.1}s | {}",
+                "t={:>4.1}s | {} || {relayed}",
                 t.elapsed().as_secs_f64(),
                 cells.join(" | ")
             ));

@@ -190,6 +190,8 @@ pub struct Peer {
     chan: Option<u16>,
     /// Rate measured from chunks received: (window start, bytes in window).
     rate_window: (Instant, u64),
+    /// When the start point was named (JOIN_ACK) or last moved on (`play.rs`).
+    start_at: Instant,
     leaving: bool,
     stats: PeerStats,
     integrity: integrity::BoxIntegrity,
@@ -281,6 +283,7 @@ impl Peer {
             rr: 0,
             chan: None,
             rate_window: (now, 0),
+            start_at: now,
             leaving: false,
             stats: PeerStats::default(),
             nat: punch::Punches::new(),
@@ -459,48 +462,6 @@ impl Peer {
     /// The channel id, known from the first JOIN_ACK on (kept while joining again).
     fn channel(&self) -> Option<u16> {
         self.chan
-    }
-
-    fn on_join_ack(
-        &mut self,
-        now: Instant,
-        channel: u16,
-        token: u32,
-        rap_seq: u64,
-        bitrate_kbps: u32,
-    ) {
-        self.mark(JoinStep::Ack, now);
-        // Same stream as before (a rejoin after a hiccup) if the start lies near what we hold.
-        let continues = self.highest.is_some_and(|h| {
-            let slots = self.pool.slots() as u64;
-            rap_seq + slots >= self.play && rap_seq <= h + slots
-        });
-        if continues {
-            // The root session is new: substreams it fed must be asked for again.
-            for p in self.parents.iter_mut().filter(|p| **p == Parent::Root) {
-                *p = Parent::None;
-            }
-        } else {
-            self.new_epoch(rap_seq);
-            self.parents = [Parent::None; SUBSTREAMS];
-        }
-        self.stats.joins += 1;
-        if bitrate_kbps > 0 {
-            self.stats.bitrate_kbps = bitrate_kbps;
-        }
-        self.state = State::Playing {
-            channel,
-            token,
-            next_keepalive: now,
-            last_chunk: now,
-        };
-        self.chan = Some(channel);
-        self.next_tick = now;
-        self.events.push(PeerEvent::Joined {
-            channel,
-            rap_seq,
-            bitrate_kbps,
-        });
     }
 
     /// Stores a chunk from the root (`from_root`) or a partner.

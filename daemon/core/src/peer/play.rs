@@ -6,6 +6,9 @@
 
 use super::*;
 
+/// How long a box with no partner waits for its first chunk before its start point is stale.
+pub(super) const START_STALE: Duration = Duration::from_millis(1500);
+
 impl Peer {
     /// The stream rate as received, over windows of at least 2 s (the root's figure is only a
     /// hint: a box that joined before the root measured its source learns it here).
@@ -54,6 +57,77 @@ impl Peer {
             });
             // miss_lo: no open miss lies below it (a hint for the repair scan).
             self.miss_lo = self.miss_lo.max(self.play).min(seq);
+        }
+    }
+
+    pub(super) fn on_join_ack(
+        &mut self,
+        now: Instant,
+        channel: u16,
+        token: u32,
+        rap_seq: u64,
+        bitrate_kbps: u32,
+    ) {
+        self.mark(JoinStep::Ack, now);
+        // Same stream as before (a rejoin after a hiccup) if the start lies near what we hold.
+        let continues = self.highest.is_some_and(|h| {
+            let slots = self.pool.slots() as u64;
+            rap_seq + slots >= self.play && rap_seq <= h + slots
+        });
+        if continues {
+            // The root session is new: substreams it fed must be asked for again.
+            for p in self.parents.iter_mut().filter(|p| **p == Parent::Root) {
+                *p = Parent::None;
+            }
+        } else {
+            self.new_epoch(rap_seq);
+            self.parents = [Parent::None; SUBSTREAMS];
+            self.start_at = now;
+        }
+        self.stats.joins += 1;
+        if bitrate_kbps > 0 {
+            self.stats.bitrate_kbps = bitrate_kbps;
+        }
+        self.state = State::Playing {
+            channel,
+            token,
+            next_keepalive: now,
+            last_chunk: now,
+        };
+        self.chan = Some(channel);
+        self.next_tick = now;
+        self.events.push(PeerEvent::Joined {
+            channel,
+            rap_seq,
+            bitrate_kbps,
+        });
+    }
+
+    /// A start point gone stale: nothing has come for [`START_STALE`] since it was named and no
+    /// partner is up (a box waiting for the root's relay, or for a seed place), so the stream
+    /// that finally comes would be played that far behind the source. The start moves on by as
+    /// many chunks as the stream carried meanwhile (outputs then wait for the next key frame),
+    /// and a subscription the root holds is renewed from there, so it pushes from near the live
+    /// edge instead of a backlog.
+    pub(super) fn refresh_start(&mut self, now: Instant) {
+        let waited = now.saturating_since(self.start_at);
+        if self.highest.is_some() || waited < START_STALE || self.partners.iter().any(|p| p.up) {
+            return;
+        }
+        let seq = self.play + self.chunks_in(waited);
+        self.new_epoch(seq);
+        self.start_at = now;
+        let mask = self.mask_of(Parent::Root);
+        if let Some(token) = self.root_token().filter(|_| mask != 0) {
+            let from_seq = seq;
+            self.ctrl.push((
+                self.root,
+                Ctrl::Subscribe {
+                    token,
+                    mask,
+                    from_seq,
+                },
+            ));
         }
     }
 

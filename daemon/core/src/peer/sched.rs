@@ -263,6 +263,7 @@ impl Peer {
 
     /// The scheduler: partner upkeep, greetings, parents, repairs.
     pub(super) fn tick(&mut self, now: Instant) {
+        self.refresh_start(now);
         // Partners that went quiet, or never answered, are dropped.
         let mut i = 0;
         while i < self.partners.len() {
