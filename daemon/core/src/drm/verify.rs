@@ -176,6 +176,11 @@ impl Verifier {
         Ok((first, count))
     }
 
+    /// Whether a verified manifest names chunk `seq` (so [`Verifier::check`] would hash it).
+    pub fn covers(&self, seq: u64) -> bool {
+        seq >= self.low() && self.slots[self.slot(seq)].seq == seq
+    }
+
     /// Checks a chunk (`payload` as received, before descrambling).
     pub fn check(&mut self, info: &ChunkInfo, payload: &[u8]) -> Verdict {
         if info.seq < self.low() {
