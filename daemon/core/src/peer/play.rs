@@ -117,17 +117,8 @@ impl Peer {
         let seq = self.play + self.chunks_in(waited);
         self.new_epoch(seq);
         self.start_at = now;
-        let mask = self.mask_of(Parent::Root);
-        if let Some(token) = self.root_token().filter(|_| mask != 0) {
-            let from_seq = seq;
-            self.ctrl.push((
-                self.root,
-                Ctrl::Subscribe {
-                    token,
-                    mask,
-                    from_seq,
-                },
-            ));
+        if self.mask_of(Parent::Root) != 0 {
+            self.subscribe_root(seq);
         }
     }
 

@@ -593,17 +593,7 @@ impl Peer {
         }
         let from_seq = self.play;
         if changed_root {
-            let mask = self.mask_of(Parent::Root);
-            if let Some(token) = self.root_token() {
-                self.ctrl.push((
-                    self.root,
-                    Ctrl::Subscribe {
-                        token,
-                        mask,
-                        from_seq,
-                    },
-                ));
-            }
+            self.subscribe_root(from_seq);
         }
         for &t in &changed[..n_changed] {
             self.mark(JoinStep::Subscribe, now);
@@ -631,6 +621,22 @@ impl Peer {
                     },
                 ));
             }
+        }
+    }
+
+    /// Tells the root which substreams we take from it now (those whose parent is the root),
+    /// pushed from `from_seq`.
+    pub(super) fn subscribe_root(&mut self, from_seq: u64) {
+        let mask = self.mask_of(Parent::Root);
+        if let Some(token) = self.root_token() {
+            self.ctrl.push((
+                self.root,
+                Ctrl::Subscribe {
+                    token,
+                    mask,
+                    from_seq,
+                },
+            ));
         }
     }
 
