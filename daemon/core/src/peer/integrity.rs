@@ -6,8 +6,7 @@
 //!   manifest is known waits in the batch area ([`BATCH`] slots) and is hashed with the others
 //!   side by side when it is full, or after [`BATCH_WAIT`] with fewer (at 8 Mbit/s eight chunks
 //!   come within ≈ 11 ms; one hash at a time made the whole check 1.5× dearer on x86,
-//!   docs/BENCHMARKS.md); otherwise the
-//!   [`Verifier`] decides. Valid → on to the pool; Unknown (no manifest yet) → held in the pending
+//!   docs/BENCHMARKS.md); otherwise the [`Verifier`] decides. Valid → on to the pool; Unknown (no manifest yet) → held in the pending
 //!   area ([`PeerConfig::pending_chunks`](super::PeerConfig::pending_chunks) slots); Forged → dropped,
 //!   and a partner that sent it is dropped and banned for [`PeerConfig::ban`](super::PeerConfig::ban)
 //!   — the miss table then fetches the chunk elsewhere; Stale → dropped;
@@ -293,6 +292,23 @@ impl BoxIntegrity {
         self.stats.held += 1;
     }
 
+    /// The batch area (`batch`) or the pending area.
+    fn area(&self, batch: bool) -> &[Held] {
+        if batch {
+            &self.batch
+        } else {
+            &self.held
+        }
+    }
+
+    fn area_mut(&mut self, batch: bool) -> &mut [Held] {
+        if batch {
+            &mut self.batch
+        } else {
+            &mut self.held
+        }
+    }
+
     /// Puts a chunk whose manifest is known in the batch area; true when the area is full.
     fn batch(
         &mut self,
@@ -519,8 +535,7 @@ impl Peer {
         );
         let mut payload = [0u8; CHUNK_MAX];
         for i in 0..area.len() {
-            let b = &self.integrity;
-            let h = if batch { &b.batch[i] } else { &b.held[i] };
+            let h = &self.integrity.area(batch)[i];
             if !h.used {
                 continue;
             }
@@ -533,13 +548,7 @@ impl Peer {
             // The hold is not network delay: report the chunk as if it came when it arrived.
             let held_us = now.saturating_since(h.since).as_micros() as u32;
             let sent_us = h.sent_us.wrapping_add(held_us);
-            let b = &mut self.integrity;
-            if batch {
-                &mut b.batch[i]
-            } else {
-                &mut b.held[i]
-            }
-            .used = false;
+            self.integrity.area_mut(batch)[i].used = false;
             match verdict {
                 Verdict::Valid => {
                     self.integrity.stats.valid += 1;
