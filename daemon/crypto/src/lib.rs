@@ -27,7 +27,10 @@
 //!   `blake2s_simd`'s portable code there), on a 32-bit ARM CPU with NEON (`std` feature) through
 //!   the same 4-lane loop with the compression in `asm!` (`lanes/arm.rs`: 760 chunks 22.8 M →
 //!   9.1 M instructions), one message after another elsewhere.
-//! - [`Ed25519PublicKey`]: RFC 8032 signature checks under a key decompressed once.
+//! - [`RsaPublicKey`], [`RsaSecretKey`]: RSA-2048 with e = 3, PKCS#1 v1.5 SHA-256 signatures
+//!   (`rsa.rs`): a check is two 2048-bit Montgomery multiplications and a squaring (≈ 74 k
+//!   instructions on x86-64 with SHA-256 of 256 bytes); deterministic keys from a seed, CRT
+//!   signing checked against the public key before it is returned.
 //!
 //! Invariants: nothing here allocates, reads a clock, or panics on any input length (a keystream
 //! longer than 256 GiB per nonce is the only limit, far above a chunk); outputs are bit-for-bit
@@ -52,7 +55,6 @@
 extern crate std;
 
 mod chacha;
-mod ed25519;
 #[cfg(any(
     all(target_arch = "aarch64", target_endian = "little"),
     all(target_arch = "arm", target_endian = "little"),
@@ -65,8 +67,9 @@ mod lanes;
     test
 ))]
 mod one;
+mod rsa;
 pub use chacha::ChaCha20;
-pub use ed25519::Ed25519PublicKey;
+pub use rsa::{RsaPublicKey, RsaSecretKey, RSA_LEN};
 
 /// BLAKE2s-256 of `head ‖ body` (one message, two slices so callers need no copy).
 #[inline(never)]

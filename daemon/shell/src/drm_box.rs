@@ -3,7 +3,7 @@
 //! device identity, status. The root's half is built only with the cargo feature `root`.
 //!
 //! Invariants: the signing seed, key seeds, device secret and channel keys live only in memory
-//! (from config, or random per start) and are never logged; public keys are logged once at start
+//! (from config, or random per start) and are never logged; public key fingerprints are logged once at start
 //! so an operator can copy them into board profiles (`channel_key`). A bad entitlements file stops
 //! a starting root with a message naming the line; on reload it is logged and the previous
 //! entitlements stay in force.
@@ -146,12 +146,12 @@ pub fn sign_seed(cfg: &IntegrityConfig) -> [u8; 32] {
     b
 }
 
-/// Logs each channel's public signing key.
+/// Logs each channel's public signing key fingerprint (what board profiles set as `channel_key`).
 #[cfg(feature = "root")]
 pub fn log_keys(root: &Root, specs: &[ChannelSpec<'_>]) {
     for (i, c) in specs.iter().enumerate() {
-        if let Some(k) = root.channel_public_key(i) {
-            log::info!("channel {} signing key {}", c.name, to_hex(&k));
+        if let Some(k) = root.channel_key_fingerprint(i) {
+            log::info!("channel {} signing key sha256 {}", c.name, to_hex(&k));
         }
     }
 }
@@ -159,7 +159,7 @@ pub fn log_keys(root: &Root, specs: &[ChannelSpec<'_>]) {
 /// The root's integrity block for channel `i`.
 #[cfg(feature = "root")]
 pub fn root_integrity_status(root: &Root, i: usize) -> Option<IntegrityStatus> {
-    let key = root.channel_public_key(i)?;
+    let key = root.channel_key_fingerprint(i)?;
     let (manifests, refused) = root.integrity_counters();
     Some(IntegrityStatus {
         key: to_hex(&key),

@@ -85,7 +85,8 @@ pub struct DrmStatus {
 /// pinned key (empty until known) and the verification counters.
 #[derive(Serialize, Clone, Default, Debug)]
 pub struct IntegrityStatus {
-    /// The channel's Ed25519 public key, 64 hex digits ("" while a box does not know it).
+    /// SHA-256 fingerprint of the channel's public signing key, 64 hex digits ("" while a box
+    /// does not know the key).
     pub key: String,
     pub manifests: u64,
     pub valid: u64,

@@ -1,6 +1,6 @@
 //! The signed segment manifest: which chunks a segment holds, by hash, under one signature.
 //!
-//! Wire format (big-endian), [`MANIFEST_MAX_LEN`] = 1102 bytes at most, so it fits one datagram:
+//! Wire format (big-endian), [`MANIFEST_MAX_LEN`] = 1294 bytes at most, so it fits one datagram:
 //!
 //! | field       | size            | meaning |
 //! |-------------|-----------------|---------|
@@ -9,7 +9,11 @@
 //! | first_seq   | 8               | sequence number of the first chunk |
 //! | count       | 1               | chunks in the segment, 1..=[`MANIFEST_MAX`] |
 //! | hashes      | count × 16      | [`chunk_hash`] of chunk first_seq + i |
-//! | signature   | 64              | Ed25519 over every preceding byte |
+//! | signature   | 256             | RSA-2048 (e = 3) PKCS#1 v1.5 SHA-256 of the [`signed_message`] |
+//!
+//! The signature covers the 14 header bytes followed by BLAKE2s-256 of the hash list (46 bytes,
+//! one SHA-256 block), not the ≈ 1 KB list itself: SHA-256 over the list was half of a check's
+//! instructions on x86 (docs/BENCHMARKS.md), and BLAKE2s is the hash the box runs fast anyway.
 //!
 //! A chunk's hash covers `seq (u64 BE) ‖ flags ‖ key_id ‖ payload as carried` — after scrambling,
 //! so a box checks a chunk before it spends anything on descrambling it, and a box without the
@@ -19,21 +23,27 @@
 //! forging a chunk needs a second preimage (2^128 work), and collisions help no one but the root,
 //! which signs anyway.
 //!
+//! Why RSA with e = 3 and not Ed25519 (version 1 of this format): a box checks one signature per
+//! segment, 12 a second at 8 Mbit/s, and an RSA e = 3 check is a SHA-256 and two modular
+//! multiplications. Measured per check (docs/BENCHMARKS.md): Ed25519 ≈ 0.4 M instructions on
+//! x86-64, 1.7 M on armv7 and 5.6 M on mipsel (no SIMD, 32-bit multiplies); signing, the costly
+//! side of RSA, happens once per segment on the root. The check compares the whole encoded block
+//! (`tvmesh_crypto::RsaPublicKey::verify`), which is what keeps e = 3 safe.
+//!
 //! Invariants: [`Manifest::parse`] checks every length before reading and rejects trailing bytes,
 //! so no input can make it panic; a parsed manifest's `first_seq + count` does not overflow.
 
 use crate::chunk::ChunkInfo;
-use ed25519_compact::SecretKey;
-use tvmesh_crypto::Ed25519PublicKey;
+use tvmesh_crypto::{RsaPublicKey, RsaSecretKey};
 
-/// Format version this code writes and reads.
-pub const VERSION: u8 = 1;
+/// Format version this code writes and reads (1 was signed with Ed25519).
+pub const VERSION: u8 = 2;
 /// Most chunks in one segment.
 pub const MANIFEST_MAX: usize = 64;
 /// Bytes of a truncated chunk hash.
 pub const HASH_LEN: usize = 16;
-/// Bytes of an Ed25519 signature.
-pub const SIGNATURE_LEN: usize = 64;
+/// Bytes of an RSA-2048 signature.
+pub const SIGNATURE_LEN: usize = tvmesh_crypto::RSA_LEN;
 /// Bytes before the hashes.
 pub const HEADER_LEN: usize = 14;
 /// Largest manifest.
@@ -77,6 +87,15 @@ pub(crate) fn chunk_head(info: &ChunkInfo) -> [u8; 10] {
     head
 }
 
+/// What a manifest's signature covers: its header, then BLAKE2s-256 of its hash list.
+pub fn signed_message(head: &[u8], hashes: &[u8]) -> [u8; HEADER_LEN + 32] {
+    let mut m = [0u8; HEADER_LEN + 32];
+    let n = head.len().min(HEADER_LEN); // always HEADER_LEN: both callers cut it so
+    m[..n].copy_from_slice(&head[..n]);
+    m[HEADER_LEN..].copy_from_slice(&tvmesh_crypto::blake2s_256(&[], hashes));
+    m
+}
+
 /// A full BLAKE2s-256 digest cut to [`HASH_LEN`].
 pub(crate) fn truncate(full: &[u8; 32]) -> ChunkHash {
     let mut out = [0u8; HASH_LEN];
@@ -91,8 +110,8 @@ pub struct Manifest<'a> {
     pub channel_tag: u32,
     /// First chunk's sequence number.
     pub first_seq: u64,
+    head: &'a [u8],
     hashes: &'a [u8],
-    signed: &'a [u8],
     signature: &'a [u8],
 }
 
@@ -118,8 +137,8 @@ impl<'a> Manifest<'a> {
         Ok(Manifest {
             channel_tag,
             first_seq,
+            head: &b[..HEADER_LEN],
             hashes,
-            signed: &b[..b.len() - SIGNATURE_LEN],
             signature,
         })
     }
@@ -143,12 +162,12 @@ impl<'a> Manifest<'a> {
     }
 
     /// Checks the signature under `key`.
-    pub fn verify(&self, key: &Ed25519PublicKey) -> Result<(), ManifestError> {
+    pub fn verify(&self, key: &RsaPublicKey) -> Result<(), ManifestError> {
         let sig: &[u8; SIGNATURE_LEN] = self
             .signature
             .try_into()
             .map_err(|_| ManifestError::BadSignature)?;
-        if key.verify(self.signed, sig) {
+        if key.verify(&signed_message(self.head, self.hashes), sig) {
             Ok(())
         } else {
             Err(ManifestError::BadSignature)
@@ -161,7 +180,7 @@ pub fn emit(
     channel_tag: u32,
     first_seq: u64,
     hashes: &[ChunkHash],
-    key: &SecretKey,
+    key: &RsaSecretKey,
     out: &mut [u8],
 ) -> Result<usize, ManifestError> {
     if hashes.is_empty()
@@ -180,8 +199,12 @@ pub fn emit(
     for h in hashes {
         w.put(h).ok_or(ManifestError::Buffer)?;
     }
-    let sig = key.sign(w.written(), None);
-    w.put(sig.as_ref()).ok_or(ManifestError::Buffer)?;
+    let written = w.written();
+    let sig = key.sign(&signed_message(
+        &written[..HEADER_LEN],
+        &written[HEADER_LEN..],
+    ));
+    w.put(&sig).ok_or(ManifestError::Buffer)?;
     Ok(w.len())
 }
 

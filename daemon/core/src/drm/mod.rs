@@ -2,7 +2,7 @@
 //!
 //! - [`cipher`]: scramble / descramble a chunk's TS payloads in place with ChaCha20.
 //! - [`keys`]: the root's rotating channel-key schedule and the box's table of received keys.
-//! - [`manifest`]: the signed segment manifest (truncated BLAKE2s per chunk, one Ed25519
+//! - [`manifest`]: the signed segment manifest (truncated BLAKE2s per chunk, one RSA-2048 e = 3
 //!   signature per segment), parse and emit.
 //! - [`sign`]: the root's [`sign::Signer`], which closes a segment every `segment_ms` or
 //!   [`manifest::MANIFEST_MAX`] chunks and signs its manifest.
@@ -34,6 +34,8 @@ pub mod package;
 pub mod packager;
 pub mod sign;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod test_keys;
 pub mod verify;
 
 /// A 256-bit symmetric key (channel key or device secret).
@@ -116,11 +118,24 @@ pub fn channel_tag(name: &[u8]) -> u32 {
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
-/// The Ed25519 signing seed of channel `name` under the root's master seed: SHA-256 of a domain
-/// label, the master seed and the name. A root restarted with the same master seed keeps the same
-/// channel keys, so boxes that pinned them keep working.
+/// The seed of channel `name`'s RSA signing key under the root's master seed: SHA-256 of a
+/// domain label, the master seed and the name (`tvmesh_crypto::RsaSecretKey::from_seed` makes
+/// the key from it). A root restarted with the same master seed keeps the same channel keys, so
+/// boxes that pinned them keep working.
 pub fn channel_signing_seed(master: &Key, name: &[u8]) -> Key {
-    derive_seed(b"tvmesh channel signing key v1", master, name)
+    derive_seed(
+        b"tvmesh channel signing key v2 (RSA-2048, e = 3)",
+        master,
+        name,
+    )
+}
+
+/// A channel public key's fingerprint: SHA-256 of its 256-byte big-endian modulus. Boxes pin it,
+/// board profiles name it (`channel_key`), and the status page shows it
+/// (`openssl rsa -pubin -modulus` prints the modulus, whose bytes hash to the same value).
+pub fn key_fingerprint(modulus: &[u8]) -> Key {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(modulus).into()
 }
 
 /// SHA-256 of a domain label, the master seed and a channel name.

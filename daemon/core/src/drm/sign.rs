@@ -22,7 +22,7 @@ use crate::time::Instant;
 use alloc::boxed::Box;
 use alloc::vec;
 use core::time::Duration;
-use ed25519_compact::SecretKey;
+use tvmesh_crypto::RsaSecretKey;
 
 /// Signed manifests held until polled.
 pub const READY_SLOTS: usize = 4;
@@ -31,7 +31,7 @@ pub const DEFAULT_SEGMENT_MS: u32 = 100;
 
 /// Hashes a channel's chunks and signs a manifest per segment. See the module docs.
 pub struct Signer {
-    key: SecretKey,
+    key: RsaSecretKey,
     channel_tag: u32,
     segment: Duration,
     first_seq: u64,
@@ -59,7 +59,7 @@ impl core::fmt::Debug for Signer {
 impl Signer {
     /// A signer for channel `channel_tag` with the channel's signing key; segments last at most
     /// `segment_ms` (at least 1 ms is used).
-    pub fn new(key: SecretKey, channel_tag: u32, segment_ms: u32) -> Self {
+    pub fn new(key: RsaSecretKey, channel_tag: u32, segment_ms: u32) -> Self {
         Signer {
             key,
             channel_tag,

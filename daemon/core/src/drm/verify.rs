@@ -1,10 +1,10 @@
 //! The box's chunk verifier: signed manifests in, a verdict per chunk out.
 //!
-//! A [`Verifier`] holds the channel's pinned Ed25519 public key and a window of `window` verified
+//! A [`Verifier`] holds the channel's pinned RSA public key and a window of `window` verified
 //! chunk hashes, indexed by `seq % window`. [`Verifier::handle_manifest`] checks, cheapest first,
 //! the manifest's format, its channel tag, that it is not wholly older than the window, and then
-//! its signature — one Ed25519 verification per manifest, under the key decompressed once in
-//! [`Verifier::new`] — and stores its hashes.
+//! its signature — one RSA e = 3 check per manifest, under the key whose Montgomery constants
+//! [`Verifier::new`] computes once — and stores its hashes.
 //! [`Verifier::check`] hashes a chunk (BLAKE2s over ≈ 1.3 KB) and compares;
 //! [`Verifier::check_many`] does the same for the chunks a box held until their manifest came,
 //! hashing [`tvmesh_crypto::MANY`] side by side (AVX2 on x86: ≈ 4× fewer instructions).
@@ -29,7 +29,7 @@ use crate::chunk::ChunkInfo;
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
-use tvmesh_crypto::Ed25519PublicKey;
+use tvmesh_crypto::{RsaPublicKey, RSA_LEN};
 
 /// Largest verification window, in chunks (≈ 86 s at 8 Mbps; 24 bytes each).
 pub const WINDOW_MAX: usize = 1 << 16;
@@ -52,7 +52,7 @@ pub enum Verdict {
 pub enum VerifierError {
     /// `window` is below [`MANIFEST_MAX`] or above [`WINDOW_MAX`].
     Window,
-    /// The public key is not a valid Ed25519 point, or has small order.
+    /// The public key is not an odd 2048-bit modulus.
     PublicKey,
 }
 
@@ -85,7 +85,7 @@ const EMPTY: Slot = Slot {
 
 /// Verifies one channel's chunks against its signed manifests. See the module docs.
 pub struct Verifier {
-    key: Ed25519PublicKey,
+    key: RsaPublicKey,
     /// Copy buffers for [`Verifier::check_many`]'s side-by-side hashing (11 KiB).
     many: Box<tvmesh_crypto::Blake2sMany>,
     channel_tag: u32,
@@ -107,16 +107,17 @@ impl core::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// A verifier for channel `channel_tag`, trusting `public_key`, remembering `window` chunks.
+    /// A verifier for channel `channel_tag`, trusting the RSA key of `modulus` (e = 3),
+    /// remembering `window` chunks.
     pub fn new(
-        public_key: [u8; 32],
+        modulus: &[u8; RSA_LEN],
         channel_tag: u32,
         window: usize,
     ) -> Result<Self, VerifierError> {
         if !(MANIFEST_MAX..=WINDOW_MAX).contains(&window) {
             return Err(VerifierError::Window);
         }
-        let key = Ed25519PublicKey::from_bytes(&public_key).ok_or(VerifierError::PublicKey)?;
+        let key = RsaPublicKey::from_modulus(modulus).ok_or(VerifierError::PublicKey)?;
         Ok(Verifier {
             key,
             many: Box::new(tvmesh_crypto::Blake2sMany::new()),

@@ -19,8 +19,9 @@
 //!   our requests) is ignored and counted;
 //! - a parent that claims chunks of a substream it was asked for and sends none of them within
 //!   [`SILENT_PARENT`] (a lying map) is dropped and banned;
-//! - CHANNEL_KEY from the root: pinned at first sight unless the board profile set the key; a
-//!   different key later is ignored and counted.
+//! - CHANNEL_KEY from the root (an RSA modulus): pinned at first sight, or, when the board profile
+//!   names the key by its fingerprint ([`crate::drm::key_fingerprint`]), only the key with that
+//!   fingerprint; any other key is ignored and counted.
 //!
 //! A pending chunk whose manifest has not come after [`FETCH_AFTER`] triggers a MANIFEST_REQ to
 //! whoever sent the chunk, after twice that one to the root (one request per [`ASK_GAP`], for the
@@ -38,7 +39,7 @@ use crate::drm::verify::{Verdict, Verifier};
 use crate::ring::Ring;
 use crate::time::Instant;
 use crate::upload::SUBSTREAMS;
-use crate::wire::{bitmap_seqs, Message, KEY_ED25519};
+use crate::wire::{bitmap_seqs, Message, KEY_RSA2048};
 use crate::Transmit;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -138,6 +139,9 @@ enum Out {
 /// The box's integrity state (see the module docs).
 pub(super) struct BoxIntegrity {
     tag: u32,
+    /// Fingerprint of the only key to accept (board profile).
+    expected: Option<[u8; 32]>,
+    /// Fingerprint of the key in use.
     pinned: Option<[u8; 32]>,
     verifier: Option<Verifier>,
     store: ManifestStore,
@@ -190,8 +194,9 @@ impl BoxIntegrity {
             len: 0,
             payload: [0; CHUNK_MAX],
         };
-        let mut s = BoxIntegrity {
+        BoxIntegrity {
             tag,
+            expected: key,
             pinned: None,
             verifier: None,
             store: ManifestStore::new(stores.0),
@@ -206,19 +211,23 @@ impl BoxIntegrity {
             next_key_req: Instant::ZERO,
             ask_gate: Instant::ZERO,
             stats: IntegrityStats::default(),
-        };
-        if let Some(k) = key {
-            s.pin(k);
         }
-        s
     }
 
-    /// Sets the channel key; false if it is not a valid Ed25519 point.
-    fn pin(&mut self, key: [u8; 32]) -> bool {
-        match Verifier::new(key, self.tag, VERIFY_WINDOW) {
+    /// Sets the channel key (an RSA modulus) if it is the board profile's, when that names one;
+    /// false if not, or if it is not a 2048-bit odd modulus.
+    fn pin(&mut self, modulus: &[u8]) -> bool {
+        let fingerprint = crate::drm::key_fingerprint(modulus);
+        if self.expected.is_some_and(|e| e != fingerprint) {
+            return false;
+        }
+        let Ok(modulus) = modulus.try_into() else {
+            return false;
+        };
+        match Verifier::new(modulus, self.tag, VERIFY_WINDOW) {
             Ok(v) => {
                 self.verifier = Some(v);
-                self.pinned = Some(key);
+                self.pinned = Some(fingerprint);
                 self.stats.key_known = true;
                 true
             }
@@ -422,9 +431,11 @@ impl Peer {
             Message::ChannelKey { kind, key, .. } if from_root => {
                 let pinned = self.integrity.pinned;
                 match pinned {
-                    Some(k) if k != key => self.integrity.stats.key_mismatch += 1,
+                    Some(k) if k != crate::drm::key_fingerprint(key) => {
+                        self.integrity.stats.key_mismatch += 1
+                    }
                     Some(_) => {}
-                    None if kind == KEY_ED25519 && self.integrity.pin(key) => {
+                    None if kind == KEY_RSA2048 && self.integrity.pin(key) => {
                         // Manifests that came before the key are checked now.
                         for i in 0..EARLY_MANIFESTS {
                             let mut buf = [0u8; MANIFEST_MAX_LEN];
@@ -718,7 +729,7 @@ impl Peer {
         None
     }
 
-    /// The channel's public signing key, once pinned or set by the board profile.
+    /// The fingerprint of the channel's public signing key, once pinned.
     pub fn channel_key(&self) -> Option<[u8; 32]> {
         self.integrity.pinned
     }

@@ -58,8 +58,9 @@ pub struct PeerConfig {
     /// Check every chunk against the root's signed manifests (off only to simulate the mesh
     /// alone, where payloads are not carried).
     pub verify: bool,
-    /// The channel's Ed25519 public key from the board profile; `None`: pin the root's at first
-    /// sight.
+    /// SHA-256 fingerprint of the channel's public signing key from the board profile
+    /// ([`crate::drm::key_fingerprint`]): only the root key with it is accepted; `None`: pin the
+    /// root's at first sight.
     pub channel_key: Option<[u8; 32]>,
     /// Chunks held while their manifest is on its way (1316 B each).
     pub pending_chunks: usize,

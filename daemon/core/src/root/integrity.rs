@@ -1,13 +1,14 @@
 //! The root's side of chunk integrity: every channel is signed.
 //!
-//! Each channel has an Ed25519 key derived from [`RootConfig::sign_seed`] and its name
-//! ([`crate::drm::channel_signing_seed`]). Every chunk the chunker makes is hashed into the
+//! Each channel has an RSA-2048 key (e = 3) made from [`RootConfig::sign_seed`] and its name
+//! ([`crate::drm::channel_signing_seed`], `RsaSecretKey::from_seed`: a prime search, once per
+//! channel in [`Root::new`]). Every chunk the chunker makes is hashed into the
 //! channel's [`Signer`] once, right after it enters the pool; each closed segment's manifest is kept
 //! in a small [`ManifestStore`] and sent once to every box the root feeds directly (its seeds),
 //! which forward it down their trees. Boxes that got a chunk from the root as a repair, or missed a
 //! manifest, ask with MANIFEST_REQ; boxes ask for the public key with KEY_REQ. Both are answered
 //! only for a validated session and within [`ANSWERS_PER_S`] per second, and each answer is no
-//! larger than ~1.1 kB, sent to the session's own address.
+//! larger than ~1.3 kB, sent to the session's own address.
 //!
 //! Invariants: all tables are sized at construction; the fan-out of one manifest scans the session
 //! table once (bounded by `max_sessions`); nothing here allocates after [`Root::new`].
@@ -18,11 +19,11 @@ use crate::drm::sign::Signer;
 use crate::drm::store::ManifestStore;
 use crate::ring::Ring;
 use crate::time::Instant;
-use crate::wire::{Message, KEY_ED25519};
+use crate::wire::{Message, KEY_RSA2048};
 use crate::Transmit;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
-use ed25519_compact::{KeyPair, Seed};
+use tvmesh_crypto::{RsaSecretKey, RSA_LEN};
 
 /// Least manifests kept per channel for MANIFEST_REQ.
 pub const STORE_MANIFESTS: usize = 16;
@@ -42,7 +43,8 @@ const WELCOME_MANIFESTS: usize = 16;
 /// One channel's signing state.
 pub(super) struct ChannelSigning {
     signer: Signer,
-    public: [u8; 32],
+    /// The public key's modulus (sent in CHANNEL_KEY).
+    public: [u8; RSA_LEN],
     store: ManifestStore,
     /// Next chunk sequence number to hash into the signer.
     next_seq: u64,
@@ -74,7 +76,7 @@ pub(super) struct RootIntegrity {
 
 /// Manifest store slots for segments of `segment_ms`: [`STORE_MS`] of them, at least
 /// [`STORE_MANIFESTS`] and at most 1000 (100 at the default 100 ms, 1000 at the 10 ms the config
-/// allows; each slot holds up to ~1.1 kB).
+/// allows; each slot holds up to ~1.3 kB).
 pub fn store_slots(segment_ms: u32) -> usize {
     (STORE_MS.div_ceil(segment_ms.max(10)) as usize).max(STORE_MANIFESTS)
 }
@@ -87,12 +89,10 @@ impl RootIntegrity {
             .iter()
             .map(|name| {
                 let seed = crate::drm::channel_signing_seed(&cfg.sign_seed, name);
-                let kp = KeyPair::from_seed(Seed::new(seed));
-                let mut public = [0u8; 32];
-                public.copy_from_slice(kp.pk.as_ref());
+                let sk = RsaSecretKey::from_seed(&seed);
                 ChannelSigning {
-                    signer: Signer::new(kp.sk, crate::drm::channel_tag(name), cfg.segment_ms),
-                    public,
+                    public: sk.public_key().modulus(),
+                    signer: Signer::new(sk, crate::drm::channel_tag(name), cfg.segment_ms),
                     store: ManifestStore::new(store_slots(cfg.segment_ms)),
                     next_seq: cfg.first_seq,
                     fanout: None,
@@ -138,9 +138,11 @@ impl ChannelSigning {
 }
 
 impl Root {
-    /// The public signing key of channel `i` (for the status page and board profiles).
-    pub fn channel_public_key(&self, i: usize) -> Option<[u8; 32]> {
-        self.integrity.channels.get(i).map(|c| c.public)
+    /// The fingerprint of channel `i`'s public signing key ([`crate::drm::key_fingerprint`]),
+    /// for the status page and board profiles.
+    pub fn channel_key_fingerprint(&self, i: usize) -> Option<[u8; 32]> {
+        let c = self.integrity.channels.get(i)?;
+        Some(crate::drm::key_fingerprint(&c.public))
     }
 
     /// Manifests sent (to seeds and as answers) and integrity requests refused by the budget.
@@ -272,8 +274,8 @@ impl Root {
             let len = match a {
                 Answer::Key { channel } => Message::ChannelKey {
                     channel: channel as u16, // < u16::MAX, checked in Root::new
-                    kind: KEY_ED25519,
-                    key: sig.public,
+                    kind: KEY_RSA2048,
+                    key: &sig.public,
                 }
                 .emit(buf),
                 Answer::Manifest { channel, slot } => {

@@ -71,7 +71,7 @@ pub struct RootConfig {
     pub groups: Vec<Vec<Prefix>>,
     /// Sign every channel (manifests of chunk hashes); off only to simulate the mesh alone.
     pub sign: bool,
-    /// Master seed of the channels' Ed25519 signing keys (see [`crate::drm::channel_signing_seed`]).
+    /// Master seed of the channels' RSA signing keys (see [`crate::drm::channel_signing_seed`]).
     /// The daemon reads it from config or makes a random one; the all-zero default is for tests.
     pub sign_seed: crate::drm::Key,
     /// Longest signed segment, ms: a box holds a chunk at most about this long before its manifest

@@ -2,10 +2,10 @@
 //!
 //! | type | name         | sender → receiver | body |
 //! |------|--------------|-------------------|------|
-//! | 0x30 | MANIFEST     | root/box → box    | a signed segment manifest ([`crate::drm::manifest`]), ≤ 1102 bytes |
+//! | 0x30 | MANIFEST     | root/box → box    | a signed segment manifest ([`crate::drm::manifest`]), ≤ 1294 bytes |
 //! | 0x31 | MANIFEST_REQ | box → root/box    | token u32, seq u64 (send me the manifest covering `seq`) |
 //! | 0x32 | KEY_REQ      | box → root        | token u32 (send me the channel's signing key) |
-//! | 0x33 | CHANNEL_KEY  | root → box        | kind u8 (1 = Ed25519), public key (32 bytes) |
+//! | 0x33 | CHANNEL_KEY  | root → box        | kind u8 (2 = RSA-2048, e = 3), public key (1..=256 bytes: the modulus for kind 2) |
 //! | 0x34 | LICENCE_REQ  | box → root        | a licence request ([`crate::drm::licence`]), ≤ 127 bytes |
 //! | 0x35 | LICENCE      | root → box        | a licence reply ([`crate::drm::licence`]), ≤ 179 bytes |
 //!
@@ -38,8 +38,9 @@ pub const LICENCE_MAX_LEN: usize = {
     }
 };
 
-/// CHANNEL_KEY `kind`: an Ed25519 public key.
-pub const KEY_ED25519: u8 = 1;
+/// CHANNEL_KEY `kind`: an RSA-2048 public key with e = 3, sent as its 256-byte modulus
+/// (kind 1, an Ed25519 key, was the first format's).
+pub const KEY_RSA2048: u8 = 2;
 
 /// Parses the body of an integrity message of type `kind`; `None` if `kind` is not one.
 pub(super) fn parse<'a>(
@@ -65,8 +66,10 @@ pub(super) fn parse<'a>(
         KEY_REQ => r.u32().map(|token| Message::KeyReq { channel, token }),
         CHANNEL_KEY => (|| {
             let kind = r.u8()?;
-            let mut key = [0u8; 32];
-            key.copy_from_slice(r.bytes(32)?);
+            let key = r.rest();
+            if key.is_empty() || key.len() > tvmesh_crypto::RSA_LEN {
+                return Err(WireError::Length);
+            }
             Ok(Message::ChannelKey { channel, kind, key })
         })(),
         LICENCE_REQ | LICENCE => {
@@ -107,9 +110,14 @@ pub(super) fn emit(m: &Message<'_>, w: &mut Writer<'_>) -> Option<Result<(), Wir
             .and_then(|_| w.u32(token))
             .and_then(|_| w.u64(seq)),
         Message::KeyReq { channel, token } => head(w, KEY_REQ, channel).and_then(|_| w.u32(token)),
-        Message::ChannelKey { channel, kind, key } => head(w, CHANNEL_KEY, channel)
-            .and_then(|_| w.u8(kind))
-            .and_then(|_| w.bytes(&key)),
+        Message::ChannelKey { channel, kind, key } => {
+            if key.is_empty() || key.len() > tvmesh_crypto::RSA_LEN {
+                return Some(Err(WireError::Length));
+            }
+            head(w, CHANNEL_KEY, channel)
+                .and_then(|_| w.u8(kind))
+                .and_then(|_| w.bytes(key))
+        }
         Message::LicenceReq { channel, body } | Message::Licence { channel, body } => {
             if body.is_empty() || body.len() > LICENCE_MAX_LEN {
                 return Some(Err(WireError::Length));

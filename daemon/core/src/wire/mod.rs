@@ -275,11 +275,12 @@ pub enum Message<'a> {
         channel: u16,
         token: u32,
     },
-    /// The channel's public signing key (0x33); `kind` 1 is Ed25519.
+    /// The channel's public signing key (0x33); `kind` 2 is RSA-2048 with e = 3, `key` its
+    /// 256-byte modulus (1, an Ed25519 key, is retired).
     ChannelKey {
         channel: u16,
         kind: u8,
-        key: [u8; 32],
+        key: &'a [u8],
     },
     /// A licence request, box → root (0x34), body unparsed (see [`crate::drm::licence`]).
     LicenceReq {
@@ -313,7 +314,7 @@ pub enum Message<'a> {
     },
 }
 
-pub use drm::{KEY_ED25519, LICENCE_MAX_LEN};
+pub use drm::{KEY_RSA2048, LICENCE_MAX_LEN};
 
 const JOIN: u8 = 0x01;
 const JOIN_ACK: u8 = 0x02;

@@ -406,17 +406,35 @@ fn key_req_and_channel_key() {
             token: 0x1234_5678,
         },
     );
-    let mut bytes = std::vec![0xC1, 0x33, 0x00, 0x03, 0x01];
-    bytes.extend((0u8..32).collect::<Vec<u8>>());
-    let mut key = [0u8; 32];
-    key.iter_mut().zip(0u8..).for_each(|(k, i)| *k = i);
+    let mut bytes = std::vec![0xC1, 0x33, 0x00, 0x03, 0x02];
+    let key: Vec<u8> = (0..=255u8).collect();
+    bytes.extend_from_slice(&key);
     roundtrip(
         &bytes,
         Message::ChannelKey {
             channel: 3,
-            kind: KEY_ED25519,
-            key,
+            kind: KEY_RSA2048,
+            key: &key,
         },
+    );
+    // No key bytes, or more than a modulus.
+    assert_eq!(
+        Message::parse(&[0xC1, 0x33, 0, 3, 0x02]),
+        Err(WireError::Length)
+    );
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(Message::parse(&long), Err(WireError::Length));
+    let mut buf = [0u8; 400];
+    let too_long = [0u8; 257];
+    assert_eq!(
+        Message::ChannelKey {
+            channel: 3,
+            kind: KEY_RSA2048,
+            key: &too_long,
+        }
+        .emit(&mut buf),
+        Err(WireError::Length)
     );
 }
 

@@ -2,9 +2,9 @@
 //!
 //! | key | role | value | default |
 //! |---|---|---|---|
-//! | `sign_seed` | root | 64 hex digits: master seed of every channel's Ed25519 signing key | random at each start (boxes that pinned the old keys must restart) |
+//! | `sign_seed` | root | 64 hex digits: master seed of every channel's RSA-2048 signing key | random at each start (boxes that pinned the old keys must restart) |
 //! | `segment_ms` | root | longest signed segment, 10–1000 ms (a box holds a chunk at most about this long for its manifest) | 100 |
-//! | `channel_key` | box | 64 hex digits: the channel's Ed25519 public key (board profile); the root's is pinned at first sight when absent | none |
+//! | `channel_key` | box | 64 hex digits: SHA-256 fingerprint of the channel's public signing key (board profile; the root logs it at start): the box accepts only the root key with that fingerprint; when absent the root's is pinned at first sight | none |
 //! | `entitlements` | root | path of the operator's entitlements file (`tvmesh_core::drm::entitlements`), reloaded on SIGHUP | none: every licence request is refused |
 //! | `device_id` | box | this box's device id, 1–32 bytes without spaces (board profile) | none: protected channels are relayed, not output |
 //! | `device_secret` | box | 64 hex digits: the device secret (board profile; required with `device_id`) | none |

@@ -4,14 +4,14 @@ use super::*;
 use crate::chunk::ChunkFlags;
 use crate::drm::manifest::{MANIFEST_MAX_LEN, SIGNATURE_LEN};
 use crate::drm::sign::{Signer, READY_SLOTS};
+use crate::drm::test_keys::{key_a, key_b};
 use crate::time::Instant;
-use ed25519_compact::{KeyPair, Seed};
 use std::vec::Vec;
 
 const TAG: u32 = 0x0D0E_0F10;
 
-fn keypair() -> KeyPair {
-    KeyPair::from_seed(Seed::new([0x42; 32]))
+fn modulus() -> [u8; RSA_LEN] {
+    key_a().public_key().modulus()
 }
 
 fn info(seq: u64) -> ChunkInfo {
@@ -45,12 +45,12 @@ fn sign(s: &mut Signer, t0: u64, seqs: core::ops::Range<u64>) -> Vec<Vec<u8>> {
 }
 
 fn verifier(window: usize) -> Verifier {
-    Verifier::new(*keypair().pk, TAG, window).unwrap()
+    Verifier::new(&modulus(), TAG, window).unwrap()
 }
 
 #[test]
 fn full_segment_closes_on_count_and_verifies() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     let m = sign(&mut s, 0, 1000..1000 + 64);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].len(), MANIFEST_MAX_LEN);
@@ -68,7 +68,7 @@ fn full_segment_closes_on_count_and_verifies() {
 
 #[test]
 fn segment_closes_on_time_and_on_gap() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     assert_eq!(s.poll_timeout(), None);
     assert!(sign(&mut s, 5, 0..3).is_empty());
     assert_eq!(s.poll_timeout(), Some(ms(105)));
@@ -79,7 +79,7 @@ fn segment_closes_on_time_and_on_gap() {
     let n = s.poll_manifest(&mut buf).unwrap();
     assert_eq!(
         &buf[..14],
-        &[1, 0x0D, 0x0E, 0x0F, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 3]
+        &[2, 0x0D, 0x0E, 0x0F, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 3]
     );
     assert_eq!(n, 14 + 3 * 16 + SIGNATURE_LEN);
     // A gap (seq 10 after 3..5) closes the segment before the new chunk.
@@ -98,7 +98,7 @@ fn segment_closes_on_time_and_on_gap() {
 
 #[test]
 fn forged_and_replayed_chunks() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     let mut v = verifier(128);
     for m in sign(&mut s, 0, 0..128) {
         v.handle_manifest(&m).unwrap();
@@ -124,7 +124,7 @@ fn forged_and_replayed_chunks() {
 
 #[test]
 fn manifest_errors_are_distinct() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     let ms0 = sign(&mut s, 0, 0..64);
     let later = sign(&mut s, 100, 64..256);
     let mut v = verifier(64);
@@ -138,11 +138,11 @@ fn manifest_errors_are_distinct() {
     forged[20] ^= 1;
     assert_eq!(v.handle_manifest(&forged), Err(ManifestError::BadSignature));
     // Another channel's key and tag.
-    let other = Signer::new(KeyPair::from_seed(Seed::new([9; 32])).sk, TAG, 100);
+    let other = Signer::new(key_b(), TAG, 100);
     let mut other = other;
     let om = sign(&mut other, 0, 0..64);
     assert_eq!(v.handle_manifest(&om[0]), Err(ManifestError::BadSignature));
-    let mut wrong_tag = Signer::new(keypair().sk, TAG + 1, 100);
+    let mut wrong_tag = Signer::new(key_a(), TAG + 1, 100);
     let wm = sign(&mut wrong_tag, 0, 0..64);
     assert_eq!(v.handle_manifest(&wm[0]), Err(ManifestError::WrongChannel));
     // Move on, then the first segment is outside the window.
@@ -153,14 +153,15 @@ fn manifest_errors_are_distinct() {
         v.handle_manifest(&ms0[0]),
         Err(ManifestError::OutsideWindow)
     );
-    assert_eq!(v.handle_manifest(&[1, 2, 3]), Err(ManifestError::Truncated));
-    assert_eq!(v.stats().rejected, 6);
+    assert_eq!(v.handle_manifest(&[2, 2, 3]), Err(ManifestError::Truncated));
+    assert_eq!(v.handle_manifest(&[1, 2, 3]), Err(ManifestError::Version));
+    assert_eq!(v.stats().rejected, 7);
     assert_eq!(v.stats().manifests, 3);
 }
 
 #[test]
 fn duplicate_manifest_skips_signature_check() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     let m = sign(&mut s, 0, 0..64);
     let mut v = verifier(64);
     assert_eq!(v.handle_manifest(&m[0]), Ok((0, 64)));
@@ -175,7 +176,7 @@ fn duplicate_manifest_skips_signature_check() {
 
 #[test]
 fn undrained_ring_drops_oldest() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     for seq in 0..(READY_SLOTS as u64 + 2) * 64 {
         s.push(ms(seq), &info(seq), &payload(seq));
     }
@@ -195,17 +196,23 @@ fn undrained_ring_drops_oldest() {
 
 #[test]
 fn bad_config_refused() {
-    let pk = *keypair().pk;
+    let pk = modulus();
     assert_eq!(
-        Verifier::new(pk, TAG, 63).unwrap_err(),
+        Verifier::new(&pk, TAG, 63).unwrap_err(),
         VerifierError::Window
     );
     assert_eq!(
-        Verifier::new(pk, TAG, WINDOW_MAX + 1).unwrap_err(),
+        Verifier::new(&pk, TAG, WINDOW_MAX + 1).unwrap_err(),
         VerifierError::Window
     );
     assert_eq!(
-        Verifier::new([0; 32], TAG, 64).unwrap_err(),
+        Verifier::new(&[0; RSA_LEN], TAG, 64).unwrap_err(),
+        VerifierError::PublicKey
+    );
+    let mut even = pk;
+    even[RSA_LEN - 1] &= !1;
+    assert_eq!(
+        Verifier::new(&even, TAG, 64).unwrap_err(),
         VerifierError::PublicKey
     );
 }
@@ -215,7 +222,7 @@ fn bad_config_refused() {
 /// counters; items past the verdict slice are left alone.
 #[test]
 fn check_many_equals_check_one_by_one() {
-    let mut s = Signer::new(keypair().sk, TAG, 100);
+    let mut s = Signer::new(key_a(), TAG, 100);
     let mut one = verifier(64);
     let mut many = verifier(64);
     for m in sign(&mut s, 0, 0..64)
