@@ -75,8 +75,8 @@ fn chacha20_long_and_split_match_reference() {
     }
 }
 
-/// Both ChaCha20 paths: the default one (NEON on a 32-bit ARM CPU that has it) and the portable
-/// one.
+/// Both ChaCha20 paths: the default one (NEON on a 32-bit ARM CPU that has it, our AVX2 code on
+/// an x86-64 CPU that has it, with the `std` feature) and `chacha20`'s.
 const CHACHA_PATHS: [ChaChaNew; 2] = [ChaCha20::new, ChaCha20::new_portable];
 
 /// A ChaCha20 constructor.
@@ -114,7 +114,8 @@ the future, sunscreen would be it.";
 }
 
 /// Every length 0..=2048, in one call and cut into pieces of odd sizes, equals the `chacha20`
-/// crate's keystream, on both paths (NEON: 3-block groups, 1–2 leftover blocks, the kept block).
+/// crate's keystream, on both paths (NEON: 3-block groups, 1–2 leftover blocks, the kept block;
+/// AVX2: 8-block groups in place, 1–7 leftover blocks through a copy, the kept block).
 #[test]
 fn chacha20_every_length_and_split() {
     use chacha20::cipher::{KeyIvInit, StreamCipher};
@@ -130,6 +131,7 @@ fn chacha20_every_length_and_split() {
         1, 63, 65, 7, 129, 200, 3, 191, 64, 128, 192, 0, 255, 320, 17,
     ];
     assert!(!ChaCha20::new_portable(&key, &nonce).is_neon());
+    assert!(!ChaCha20::new_portable(&key, &nonce).is_avx2());
     for new in CHACHA_PATHS {
         for len in 0..=2048 {
             let mut got = data;
@@ -157,6 +159,86 @@ fn chacha20_neon_detected_on_arm() {
     assert!(crate::chacha::neon::detected());
     assert!(ChaCha20::new(&[0; 32], &[0; 12]).is_neon());
     assert!(!ChaCha20::new_portable(&[0; 32], &[0; 12]).is_neon());
+}
+
+/// On an x86-64 CPU with AVX2 (this one, and valgrind's) the default path is our AVX2 code, so the
+/// tests above check it; the portable constructor never is.
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[test]
+fn chacha20_avx2_detected_on_x86_64() {
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    assert_eq!(ChaCha20::new(&[0; 32], &[0; 12]).is_avx2(), avx2);
+    assert!(!ChaCha20::new_portable(&[0; 32], &[0; 12]).is_avx2());
+}
+
+/// After a first call of `start` bytes (inside a block, at a block or 8-block boundary, past it),
+/// a second call of every length 0..=1100 continues the `chacha20` crate's keystream, on both
+/// paths.
+#[test]
+fn chacha20_from_offset_matches_reference() {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let key: [u8; 32] = core::array::from_fn(|i| (i * 29 + 3) as u8);
+    let nonce: [u8; 12] = core::array::from_fn(|i| (i * 17 + 9) as u8);
+    let mut want = [0u8; 2700];
+    for (i, b) in want.iter_mut().enumerate() {
+        *b = (i * 5 + 11) as u8;
+    }
+    let data = want;
+    chacha20::ChaCha20::new(&key.into(), &nonce.into()).apply_keystream(&mut want);
+    for new in CHACHA_PATHS {
+        for start in [1, 8, 63, 64, 65, 448, 511, 512, 513, 1000, 1024, 1535, 1600] {
+            for len in 0..=1100 {
+                let mut got = data;
+                let mut c = new(&key, &nonce);
+                c.apply(&mut got[..start]);
+                c.apply(&mut got[start..start + len]);
+                assert_eq!(
+                    got[..start + len],
+                    want[..start + len],
+                    "start {start} len {len}"
+                );
+            }
+        }
+    }
+}
+
+/// The 32-bit block counter wraps to 0 (the nonce words unchanged) the same way on both paths,
+/// whichever lane of an 8-block group it wraps in, from a block boundary and from inside a block.
+#[test]
+fn chacha20_counter_wrap_matches_reference() {
+    let key: [u8; 32] = core::array::from_fn(|i| (i * 7 + 2) as u8);
+    let nonce: [u8; 12] = core::array::from_fn(|i| (i * 3 + 1) as u8);
+    for back in 1..=17u32 {
+        for (first, len) in [(0, 64 * 20), (5, 64 * 20), (64 * 8 + 3, 700)] {
+            let mut want = [0u8; 64 * 20 + 600];
+            let mut c = ChaCha20::new_portable(&key, &nonce);
+            c.seek_block(0u32.wrapping_sub(back));
+            c.apply(&mut want[..first]);
+            c.apply(&mut want[first..first + len]);
+            let mut got = [0u8; 64 * 20 + 600];
+            let mut c = ChaCha20::new(&key, &nonce);
+            if c.is_neon() {
+                return;
+            }
+            c.seek_block(0u32.wrapping_sub(back));
+            c.apply(&mut got[..first]);
+            c.apply(&mut got[first..first + len]);
+            assert_eq!(got, want, "{back} blocks before the wrap, {first} + {len}");
+        }
+    }
+    // Block 0 after the wrap is block 0 of the stream (nothing carries into the nonce).
+    let mut want = [0u8; 64];
+    ChaCha20::new_portable(&key, &nonce).apply(&mut want);
+    for new in CHACHA_PATHS {
+        let mut c = new(&key, &nonce);
+        if c.is_neon() {
+            continue;
+        }
+        c.seek_block(u32::MAX);
+        let mut got = [0u8; 128];
+        c.apply(&mut got);
+        assert_eq!(got[64..], want);
+    }
 }
 
 /// The batch digests equal one-at-a-time digests, for mixed lengths (empty, under a block, a

@@ -175,16 +175,9 @@ impl Keystream {
         if !detected() {
             return None;
         }
-        let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let mut state = [0u32; 16];
-        state[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
-        for (w, k) in state[4..12].iter_mut().zip(key.chunks_exact(4)) {
-            *w = word(k);
-        }
-        for (w, n) in state[13..].iter_mut().zip(nonce.chunks_exact(4)) {
-            *w = word(n);
-        }
-        Some(Keystream { state })
+        Some(Keystream {
+            state: super::initial_state(key, nonce),
+        })
     }
 
     /// XORs the next `data.len() / 64` keystream blocks into `data`'s whole blocks (a shorter
