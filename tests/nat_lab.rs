@@ -262,13 +262,15 @@ fn nat_lab() {
         .collect();
     let boxes_started = Instant::now();
     // (i) turnutils_stunclient from behind the masquerade router gets the router's address.
+    // It waits for an answer for ever, so each try is cut at 2 s: the root answers only once it
+    // has made its channels' signing keys (a prime search each, up to ≈ 0.65 s per channel).
     let rb = BOXES[1];
     let out = retry(
-        Duration::from_secs(5),
+        Duration::from_secs(15),
         "the root's STUN answer to turnutils_stunclient",
         || {
-            let o = ns_cmd(rb.name, "turnutils_stunclient")
-                .args(["-p", "3478", "203.0.113.2"])
+            let o = ns_cmd(rb.name, "timeout")
+                .args(["2", "turnutils_stunclient", "-p", "3478", "203.0.113.2"])
                 .output()
                 .ok()?;
             let s = String::from_utf8_lossy(&o.stdout).into_owned();

@@ -64,15 +64,9 @@ pub fn run(
         relay_kbps: mesh.relay_kbps,
         peers_per_s: tvmesh_core::root::DEFAULT_PEERS_PER_S,
     };
-    let mut root =
-        Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
-    crate::drm_box::log_keys(&root, &specs);
-    root.handle_unix_time(clock::unix_micros() / 1_000_000);
-    crate::drm_box::protect_channels(&mut root, channels, &master);
-    crate::drm_box::packaged_channels(&mut root, channels);
-    if let Some(path) = &cfg.integrity.entitlements {
-        root.set_entitlements(crate::drm_box::load_entitlements(path)?);
-    }
+    // Sockets first: Root::new makes each channel's signing key (a prime search, up to ≈ 0.65 s
+    // per channel here), and datagrams that come meanwhile wait in the socket buffers instead of
+    // being refused.
     let mut reactor = Reactor::new(64)?;
     let mut udp = Udp::bind(listen)?;
     reactor.add(&udp.sock, TOKEN_UDP, true, false)?;
@@ -82,6 +76,15 @@ pub fn run(
         alt_ip: cfg.nat.stun_alt_ip,
     };
     let mut stun = StunService::open(stun_addrs, &reactor, TOKEN_STUN, started)?;
+    let mut root =
+        Root::new(rc, &specs, started).map_err(|e| io::Error::other(format!("{e:?}")))?;
+    crate::drm_box::log_keys(&root, &specs);
+    root.handle_unix_time(clock::unix_micros() / 1_000_000);
+    crate::drm_box::protect_channels(&mut root, channels, &master);
+    crate::drm_box::packaged_channels(&mut root, channels);
+    if let Some(path) = &cfg.integrity.entitlements {
+        root.set_entitlements(crate::drm_box::load_entitlements(path)?);
+    }
     let mut dirs = crate::zapping::dir_server(channels)?;
     let mut sources: Vec<Source> = channels
         .iter()
