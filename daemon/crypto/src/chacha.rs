@@ -44,7 +44,10 @@ const BLOCK: usize = 64;
 
 /// RFC 8439 §2.3 initial state for `key` and `nonce`, block counter 0: where our own SIMD
 /// keystreams start.
-#[cfg(any(target_arch = "x86_64", all(target_arch = "arm", target_endian = "little")))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "arm", target_endian = "little")
+))]
 fn initial_state(key: &[u8; 32], nonce: &[u8; 12]) -> [u32; 16] {
     let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let mut state = [0u32; 16];
