@@ -184,13 +184,8 @@ fn box_side(arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
 /// ([`Verifier::check`], one hash at a time): what a box does when fewer than
 /// [`tvmesh_crypto::MANY`] chunks come within `BATCH_WAIT` (low bit rates), and did before.
 fn box_side_manifest_first(arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
-    let mut v = Verifier::new(pk, TAG, 2048).expect("2048 is a valid window");
+    let mut v = verifier_with_manifests(arrivals, pk);
     let mut output = 0;
-    for a in arrivals.iter() {
-        if let Arrival::Manifest(m) = a {
-            v.handle_manifest(m).expect("root's manifests verify");
-        }
-    }
     for a in arrivals.iter_mut() {
         if let Arrival::Chunk(info, payload) = a {
             assert_eq!(v.check(info, payload), Verdict::Valid);
@@ -211,12 +206,7 @@ fn box_side_manifest_first_batched(
     key: &[u8; 32],
 ) -> usize {
     const N: usize = tvmesh_crypto::MANY;
-    let mut v = Verifier::new(pk, TAG, 2048).expect("2048 is a valid window");
-    for a in arrivals.iter() {
-        if let Arrival::Manifest(m) = a {
-            v.handle_manifest(m).expect("root's manifests verify");
-        }
-    }
+    let mut v = verifier_with_manifests(arrivals, pk);
     let empty = ChunkInfo {
         seq: 0,
         flags: ChunkFlags::NONE,
@@ -259,18 +249,26 @@ fn box_side_manifest_first_batched(
     output
 }
 
+/// A verifier that has checked every manifest of `arrivals` (a box that got them all first).
+fn verifier_with_manifests(arrivals: &[Arrival], pk: &Modulus) -> Verifier {
+    let mut v = Verifier::new(pk, TAG, 2048).expect("2048 is a valid window");
+    for a in arrivals {
+        if let Arrival::Manifest(m) = a {
+            v.handle_manifest(m).expect("root's manifests verify");
+        }
+    }
+    v
+}
+
 /// One part of the box's work alone, for a split where callgrind is not available (the box
 /// targets under qemu-user): `verify` (the manifests' signatures), `hash` (the same, then every
 /// chunk against them, 8 at a time: subtract `verify`) or `descramble` (every chunk, no checks).
 fn part(which: &str, arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
-    let mut v = Verifier::new(pk, TAG, 2048).expect("2048 is a valid window");
-    if which != "descramble" {
-        for a in arrivals.iter() {
-            if let Arrival::Manifest(m) = a {
-                v.handle_manifest(m).expect("root's manifests verify");
-            }
-        }
-    }
+    let mut v = if which == "descramble" {
+        Verifier::new(pk, TAG, 2048).expect("2048 is a valid window")
+    } else {
+        verifier_with_manifests(arrivals, pk)
+    };
     let mut verdicts = [Verdict::Unknown; CHUNKS as usize];
     match which {
         "hash" => {

@@ -297,12 +297,6 @@ impl StreamCipherClosure for XorRest<'_> {
     #[inline(always)]
     fn call<B: StreamCipherBackend<BlockSize = U64>>(self, backend: &mut B) {
         let XorRest { data, ks } = self;
-        if data.len() <= BLOCK {
-            let mut one = Block::<B>::default();
-            backend.gen_ks_block(&mut one);
-            xor_keys(data, core::slice::from_ref(&one), ks);
-            return;
-        }
         let mut par = ParBlocks::<B>::default();
         let mut runs = data.chunks_exact_mut(BLOCK * B::ParBlocksSize::USIZE);
         for run in &mut runs {

@@ -9,7 +9,7 @@
 //! | first_seq   | 8               | sequence number of the first chunk |
 //! | count       | 1               | chunks in the segment, 1..=[`MANIFEST_MAX`] |
 //! | hashes      | count × 16      | [`chunk_hash`] of chunk first_seq + i |
-//! | signature   | 256             | RSA-2048 (e = 3) PKCS#1 v1.5 SHA-256 of the [`signed_message`] |
+//! | signature   | 256             | RSA-2048 (e = 3) PKCS#1 v1.5 SHA-256 of the signed message |
 //!
 //! The signature covers the 14 header bytes followed by BLAKE2s-256 of the hash list (46 bytes,
 //! one SHA-256 block), not the ≈ 1 KB list itself: SHA-256 over the list was half of a check's
@@ -88,10 +88,9 @@ pub(crate) fn chunk_head(info: &ChunkInfo) -> [u8; 10] {
 }
 
 /// What a manifest's signature covers: its header, then BLAKE2s-256 of its hash list.
-pub fn signed_message(head: &[u8], hashes: &[u8]) -> [u8; HEADER_LEN + 32] {
+fn signed_message(head: &[u8; HEADER_LEN], hashes: &[u8]) -> [u8; HEADER_LEN + 32] {
     let mut m = [0u8; HEADER_LEN + 32];
-    let n = head.len().min(HEADER_LEN); // always HEADER_LEN: both callers cut it so
-    m[..n].copy_from_slice(&head[..n]);
+    m[..HEADER_LEN].copy_from_slice(head);
     m[HEADER_LEN..].copy_from_slice(&tvmesh_crypto::blake2s_256(&[], hashes));
     m
 }
@@ -110,7 +109,7 @@ pub struct Manifest<'a> {
     pub channel_tag: u32,
     /// First chunk's sequence number.
     pub first_seq: u64,
-    head: &'a [u8],
+    head: &'a [u8; HEADER_LEN],
     hashes: &'a [u8],
     signature: &'a [u8],
 }
@@ -129,6 +128,10 @@ impl<'a> Manifest<'a> {
         if count == 0 || count > MANIFEST_MAX || first_seq.checked_add(count as u64).is_none() {
             return Err(ManifestError::Count);
         }
+        let head = b
+            .get(..HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(ManifestError::Truncated)?;
         let hashes = r.take(count * HASH_LEN).ok_or(ManifestError::Truncated)?;
         let signature = r.take(SIGNATURE_LEN).ok_or(ManifestError::Truncated)?;
         if !r.rest().is_empty() {
@@ -137,7 +140,7 @@ impl<'a> Manifest<'a> {
         Ok(Manifest {
             channel_tag,
             first_seq,
-            head: &b[..HEADER_LEN],
+            head,
             hashes,
             signature,
         })
@@ -199,11 +202,7 @@ pub fn emit(
     for h in hashes {
         w.put(h).ok_or(ManifestError::Buffer)?;
     }
-    let written = w.written();
-    let sig = key.sign(&signed_message(
-        &written[..HEADER_LEN],
-        &written[HEADER_LEN..],
-    ));
+    let sig = key.sign(&signed_message(&head, &w.written()[HEADER_LEN..]));
     w.put(&sig).ok_or(ManifestError::Buffer)?;
     Ok(w.len())
 }
