@@ -289,11 +289,16 @@ fn lane_msg(len: usize) -> impl Fn(usize) -> u8 {
     move |i| (i.wrapping_mul(31) ^ len.wrapping_mul(7) ^ (i >> 8)) as u8
 }
 
-/// The 4-lane path ([`hash_copied_lanes`]) with the portable lanes (every target) and the NEON
-/// lanes (aarch64, the code `Blake2sMany::hash` runs there) on `lens.len()` ≤ [`MANY`] messages of
-/// those lengths, each digest checked against `blake2s_simd` one at a time.
+/// The lane path ([`hash_copied_lanes`]) with the portable lanes (every target), the NEON lanes
+/// (aarch64 and 32-bit ARM) and the AVX2 lanes (x86-64 with AVX2): the code `Blake2sMany::hash`
+/// runs there, on `lens.len()` ≤ [`MANY`] messages of those lengths, each digest checked against
+/// `blake2s_simd` one at a time.
 fn check_lanes(many: &mut Blake2sMany, lens: &[usize]) {
     check_lanes_with(many, lens, lanes::portable::HASH4);
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    if let Some(hash8) = lanes::avx2::hash8() {
+        check_lanes_with(many, lens, hash8);
+    }
     #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
     check_lanes_with(many, lens, lanes::neon::HASH4);
     #[cfg(all(target_arch = "arm", target_endian = "little"))]
@@ -302,7 +307,11 @@ fn check_lanes(many: &mut Blake2sMany, lens: &[usize]) {
 
 /// [`check_lanes`] for one lane type; the buffers are first filled with junk (the path zeroes
 /// the padding itself).
-fn check_lanes_with(many: &mut Blake2sMany, lens: &[usize], hash4: lanes::Hash4) {
+fn check_lanes_with<const N: usize>(
+    many: &mut Blake2sMany,
+    lens: &[usize],
+    hash: lanes::HashLanes<N>,
+) {
     let n = lens.len();
     let mut all_lens = [0usize; MANY];
     for (i, (buf, &len)) in many.bufs.iter_mut().zip(lens).enumerate() {
@@ -318,7 +327,7 @@ fn check_lanes_with(many: &mut Blake2sMany, lens: &[usize], hash4: lanes::Hash4)
         *w = *blake2s_simd::blake2s(&buf[..len]).as_array();
     }
     let mut got = [[0x5Au8; 32]; MANY];
-    hash_copied_lanes(&mut many.bufs, &all_lens, n, &mut got[..n], hash4);
+    hash_copied_lanes(&mut many.bufs, &all_lens, n, &mut got[..n], hash);
     assert_eq!(got[..n], want[..n], "lengths {lens:?}");
 }
 
@@ -383,6 +392,12 @@ fn blake2s_lanes_rfc7693_abc() {
             let mut out = [[0u8; 32]; MANY];
             hash_copied_lanes(&mut many.bufs, &lens, n, &mut out[..n], lanes::neon::HASH4);
             assert_eq!(out[lane], want, "NEON lane {lane} of {n}");
+        }
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        if let Some(hash8) = lanes::avx2::hash8() {
+            let mut out = [[0u8; 32]; MANY];
+            hash_copied_lanes(&mut many.bufs, &lens, n, &mut out[..n], hash8);
+            assert_eq!(out[lane], want, "AVX2 lane {lane} of {n}");
         }
     }
     let body = [0x77u8; 1316];

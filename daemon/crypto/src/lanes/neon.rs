@@ -1,4 +1,4 @@
-//! The NEON instantiation of `lanes_hash4!` (see the parent module): `U32x4` wraps one
+//! The NEON instantiation of `lanes_hash!` (see the parent module): `U32x4` wraps one
 //! `uint32x4_t`, and each of its operations is one or two NEON instructions (add, eor, rev32 for
 //! the 16-bit rotation, tbl for the 8-bit one, ushr + sli for 12 and 7; the message transpose is
 //! trn1/trn2/zip1/zip2). The vectors are explicit, so they survive the daemon's size-optimised
@@ -13,7 +13,7 @@
 //! Calling the intrinsics without `unsafe` inside such functions needs Rust 1.87 (the crate's
 //! `rust-version`).
 
-use super::{BLOCK, LANES};
+use super::{NoMasks, BLOCK, LANES};
 use core::arch::aarch64::*;
 
 /// One `uint32x4_t`: lane `l` is message `l`'s word (here; in `one::neon`, one row of a single
@@ -111,6 +111,17 @@ impl U32x4 {
     pub(crate) fn ror7(self) -> Self {
         U32x4(vsliq_n_u32::<25>(vshrq_n_u32::<7>(self.0), self.0))
     }
+    /// `lanes_hash!`'s rotations by 16 and 8 (NEON needs no constants for them).
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn ror16_k(self, _: &NoMasks) -> Self {
+        self.ror16()
+    }
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn ror8_k(self, _: &NoMasks) -> Self {
+        self.ror8()
+    }
     #[target_feature(enable = "neon")]
     #[inline]
     fn min(self, o: Self) -> Self {
@@ -139,7 +150,7 @@ impl U32x4 {
     }
 }
 
-lanes_hash4!(U32x4, #[target_feature(enable = "neon")]);
+lanes_hash!(U32x4, NoMasks, LANES, #[target_feature(enable = "neon")]);
 
 const _: () = assert!(
     cfg!(target_feature = "neon"),
@@ -156,5 +167,5 @@ fn hash4_neon(
 ) -> [[u8; 32]; LANES] {
     // SAFETY: `hash4`'s only precondition is the `neon` target feature, which every aarch64
     // target enables (the assertion above fails the build otherwise).
-    unsafe { hash4(bufs, lens) }
+    unsafe { hash_lanes(bufs, lens) }
 }
