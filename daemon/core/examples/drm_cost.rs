@@ -4,7 +4,8 @@
 //! scrambled under the current channel key, a signed manifest per 64 chunks or 100 ms), then does
 //! what a box does: each chunk is checked on arrival (`Unknown`, held), each manifest is verified
 //! (one RSA e = 3 check), the held chunks are checked again (BLAKE2s, 8 side by side) and
-//! descrambled in place. The `-mf` modes do the work of a box that gets every manifest before its
+//! descrambled in place (by a [`Descrambler`], as the box's outputs do: keystreams 8 chunks at a
+//! time). The `-mf` modes do the work of a box that gets every manifest before its
 //! chunks (each chunk hashed alone).
 //!
 //! Usage:
@@ -22,7 +23,8 @@
 use std::hint::black_box;
 use std::time::Instant as WallClock;
 use tvmesh_core::chunk::{ChunkFlags, ChunkInfo, CHUNK_MAX, PACKETS_PER_CHUNK};
-use tvmesh_core::drm::cipher::{descramble, scramble, ClearPids};
+use tvmesh_core::drm::cipher::{scramble, ClearPids};
+use tvmesh_core::drm::descrambler::Descrambler;
 use tvmesh_core::drm::keys::KeySchedule;
 use tvmesh_core::drm::manifest::{Manifest, MANIFEST_MAX_LEN};
 use tvmesh_core::drm::sign::{Signer, DEFAULT_SEGMENT_MS};
@@ -147,6 +149,7 @@ fn build() -> (Vec<Arrival>, Modulus, [u8; 32]) {
 /// (to keep the work observable).
 fn box_side(arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
     let mut v = Verifier::new(pk, TAG, 2048).expect("2048 is a valid window");
+    let mut d = Descrambler::new();
     let mut pending: Vec<usize> = Vec::with_capacity(64);
     let mut verdicts = [Verdict::Unknown; 64];
     let mut output = 0;
@@ -167,7 +170,7 @@ fn box_side(arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
                 for (k, &j) in pending.iter().enumerate() {
                     assert_eq!(verdicts[k], Verdict::Valid);
                     if let Arrival::Chunk(info, payload) = &mut arrivals[j] {
-                        descramble(payload, key, TAG, info.seq);
+                        d.descramble(payload, key, TAG, info.seq);
                         output += black_box(payload.len());
                     }
                 }
@@ -185,11 +188,12 @@ fn box_side(arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
 /// [`tvmesh_crypto::MANY`] chunks come within `BATCH_WAIT` (low bit rates), and did before.
 fn box_side_manifest_first(arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> usize {
     let mut v = verifier_with_manifests(arrivals, pk);
+    let mut d = Descrambler::new();
     let mut output = 0;
     for a in arrivals.iter_mut() {
         if let Arrival::Chunk(info, payload) = a {
             assert_eq!(v.check(info, payload), Verdict::Valid);
-            descramble(payload, key, TAG, info.seq);
+            d.descramble(payload, key, TAG, info.seq);
             output += black_box(payload.len());
         }
     }
@@ -207,6 +211,7 @@ fn box_side_manifest_first_batched(
 ) -> usize {
     const N: usize = tvmesh_crypto::MANY;
     let mut v = verifier_with_manifests(arrivals, pk);
+    let mut d = Descrambler::new();
     let empty = ChunkInfo {
         seq: 0,
         flags: ChunkFlags::NONE,
@@ -231,7 +236,7 @@ fn box_side_manifest_first_batched(
             // The peer copies a released chunk out of its slot before passing it on.
             let mut out = [0u8; CHUNK_MAX];
             out[..*len].copy_from_slice(&p[..*len]);
-            descramble(black_box(&mut out[..*len]), key, TAG, info.seq);
+            d.descramble(black_box(&mut out[..*len]), key, TAG, info.seq);
             output += black_box(*len);
         }
     };
@@ -270,6 +275,7 @@ fn part(which: &str, arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> 
         verifier_with_manifests(arrivals, pk)
     };
     let mut verdicts = [Verdict::Unknown; CHUNKS as usize];
+    let mut d = Descrambler::new();
     match which {
         "hash" => {
             let chunks = arrivals.iter().filter_map(|a| match a {
@@ -282,7 +288,7 @@ fn part(which: &str, arrivals: &mut [Arrival], pk: &Modulus, key: &[u8; 32]) -> 
         "descramble" => arrivals
             .iter_mut()
             .map(|a| match a {
-                Arrival::Chunk(info, payload) => descramble(payload, key, TAG, info.seq),
+                Arrival::Chunk(info, payload) => d.descramble(payload, key, TAG, info.seq),
                 Arrival::Manifest(_) => 0,
             })
             .sum(),

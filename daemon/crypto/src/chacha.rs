@@ -231,14 +231,105 @@ fn apply_avx2(
     last.len() - (blocks - 1) * BLOCK
 }
 
+/// Keystreams [`keystreams`] makes at a time: the 8 lanes of our AVX2 code.
+pub const KEYSTREAM_LANES: usize = 8;
+
+/// Keystream bytes `0..L` (blocks 0 onward) of ChaCha20 under `key` and each of `nonces` into the
+/// matching `out`: the keystreams of 8 chunks ahead of their data, which `tvmesh-core`'s
+/// descrambler keeps and XORs in later (`drm/descrambler.rs`). On an x86-64 CPU with AVX2 one
+/// pass of the AVX2 kernel makes block `b` of all 8 at once (one nonce per lane, ≈ 190
+/// instructions per block, no partial groups); elsewhere each is [`ChaCha20::apply`] over zeroes.
+/// `L` must be a multiple of 64 (checked at compile time).
+#[inline(never)]
+pub fn keystreams<const L: usize>(
+    key: &[u8; 32],
+    nonces: &[[u8; 12]; KEYSTREAM_LANES],
+    out: &mut [[u8; L]; KEYSTREAM_LANES],
+) {
+    const { assert!(L.is_multiple_of(BLOCK), "whole blocks") };
+    #[cfg(target_arch = "x86_64")]
+    if avx2::keystream_lanes(key, nonces, out) {
+        return;
+    }
+    keystreams_each(key, nonces, out);
+}
+
+/// Whether [`keystreams`] makes the 8 side by side on this CPU (x86-64 with AVX2 and the `std`
+/// feature). Elsewhere it is no cheaper than [`ChaCha20::apply`] chunk by chunk (measured: the
+/// zeroing and the later XOR pass cost 0.3–0.8 M instructions per stream-second more than the
+/// gather and scatter around one `apply` on aarch64, armv7 and mipsel), and callers go on
+/// applying the cipher directly.
+pub fn keystreams_in_lanes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx2::detected()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`keystreams`] one nonce after another (the path without AVX2; tests compare the two).
+pub(crate) fn keystreams_each<const L: usize>(
+    key: &[u8; 32],
+    nonces: &[[u8; 12]; KEYSTREAM_LANES],
+    out: &mut [[u8; L]; KEYSTREAM_LANES],
+) {
+    for (o, n) in out.iter_mut().zip(nonces) {
+        o.fill(0);
+        ChaCha20::new(key, n).apply(o);
+    }
+}
+
+/// `data[i] ^= ks[i]` for `i` below both lengths: how the descrambler applies a kept keystream
+/// to a packet's payload. On x86-64 16 bytes at a time (SSE2, every x86-64 CPU), elsewhere 8
+/// (see [`xor_block`]); the rest byte by byte.
+#[inline(never)]
+pub fn xor_into(data: &mut [u8], ks: &[u8]) {
+    let n = data.len().min(ks.len());
+    let (data, ks) = (&mut data[..n], &ks[..n]);
+    #[cfg(target_arch = "x86_64")]
+    let (data, ks) = {
+        let whole = n / 16 * 16;
+        let (head, tail) = data.split_at_mut(whole);
+        for (d, k) in head.chunks_exact_mut(16).zip(ks.chunks_exact(16)) {
+            if let (Some(d), Some(k)) = (d.first_chunk_mut::<16>(), k.first_chunk::<16>()) {
+                xor16(d, k);
+            }
+        }
+        (tail, &ks[whole..])
+    };
+    let whole = data.len() / 8 * 8;
+    let (head, tail) = data.split_at_mut(whole);
+    xor_block(head, &ks[..whole]);
+    xor(tail, &ks[whole..]);
+}
+
+/// `data ^= ks`, 16 bytes (SSE2, unaligned).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn xor16(data: &mut [u8; 16], ks: &[u8; 16]) {
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_xor_si128};
+    let p = data.as_mut_ptr().cast::<__m128i>();
+    // SAFETY: `p` and `ks` each cover 16 borrowed bytes (`data` exclusively); `loadu`/`storeu`
+    // need no alignment, and SSE2 is part of every x86-64 target.
+    unsafe {
+        let k = _mm_loadu_si128(ks.as_ptr().cast::<__m128i>());
+        _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k));
+    }
+}
+
 fn xor(data: &mut [u8], ks: &[u8]) {
     for (d, k) in data.iter_mut().zip(ks) {
         *d ^= k;
     }
 }
 
-/// XOR of one whole block, 8 bytes at a time: the size profile turns the loop vectorizer off in
-/// the LTO step, so a byte loop stays a byte loop (measured 3 instructions/byte).
+/// XOR of whole 8-byte words (a block, or [`xor_into`]'s head): the size profile turns the loop
+/// vectorizer off in the LTO step, so a byte loop stays a byte loop (measured 3
+/// instructions/byte).
 #[inline(always)]
 fn xor_block(data: &mut [u8], ks: &[u8]) {
     for (d, k) in data.chunks_exact_mut(8).zip(ks.chunks_exact(8)) {

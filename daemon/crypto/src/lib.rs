@@ -19,6 +19,10 @@
 //!   blocks (`chacha/avx2.rs`, intrinsics: ≈ 190 instructions per block against ≈ 247 through
 //!   `chacha20`; descrambling a stream-second 5.0 M → 4.4 M instructions), `chacha20`'s AVX2 code
 //!   for the last 1–7 blocks of a call.
+//! - [`keystreams`]: the keystreams of 8 nonces under one key side by side (one nonce per AVX2
+//!   lane on x86-64, ≈ 1 610 instructions per pass of 8 blocks), for the box's descrambler, which
+//!   makes 8 chunks' keystreams ahead of their data and XORs them in later with [`xor_into`]
+//!   (where [`keystreams_in_lanes`] says the CPU has the lanes).
 //! - [`blake2s_256`]: BLAKE2s-256 (RFC 7693, unkeyed) of a short head followed by a body (not
 //!   copied). With the `std` feature, x86 picks `blake2s_simd`'s SSE4.1/AVX2 code at run time; on
 //!   aarch64 our own one-message NEON code runs (`one.rs`, `one/neon.rs`: the state's rows as
@@ -43,7 +47,7 @@
 //! the RFC algorithms (byte-literal tests in `tests.rs`; the lane code is also checked against
 //! `blake2s_simd` for every length it takes, the one-message code for every length 0..=2048 and
 //! head split; the 32-bit ARM NEON and x86-64 AVX2 keystreams against `chacha20` for every length
-//! 0..=2048 and split). `unsafe` is denied everywhere but ten functions.
+//! 0..=2048 and split). `unsafe` is denied everywhere but thirteen functions.
 //! `lanes::neon::hash4_neon` and `one::neon::blake2s_256` each call a
 //! `#[target_feature(enable = "neon")]` function from code without that attribute, sound because
 //! every aarch64 target has NEON (asserted at compile time); no intrinsic that takes a pointer is
@@ -58,7 +62,10 @@
 //! `chacha::avx2::xor32` loads and stores (unaligned) the one `[u8; 32]` it borrows;
 //! `lanes::avx2::hash8_avx2` calls the `#[target_feature(enable = "avx2")]` lane loop and is
 //! handed out only by `lanes::avx2::hash8` after the same run-time check, and `lanes::avx2::load32`
-//! loads (unaligned) the one `[u8; 32]` it borrows.
+//! loads (unaligned) the one `[u8; 32]` it borrows. `chacha::avx2::keystream_lanes` calls its
+//! AVX2 kernel right after the same check, `chacha::avx2::store32` stores 32 bytes into a slice
+//! it has checked is that long, and `chacha::xor16` loads and stores (SSE2, baseline on x86-64)
+//! the 16 bytes it borrows.
 
 #![no_std]
 #![deny(unsafe_code)]
@@ -81,7 +88,7 @@ mod lanes;
 ))]
 mod one;
 mod rsa;
-pub use chacha::ChaCha20;
+pub use chacha::{keystreams, keystreams_in_lanes, xor_into, ChaCha20, KEYSTREAM_LANES};
 pub use rsa::{RsaPublicKey, RsaSecretKey, RSA_LEN};
 
 /// BLAKE2s-256 of `head ‖ body` (one message, two slices so callers need no copy).

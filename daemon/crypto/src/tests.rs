@@ -171,6 +171,54 @@ fn chacha20_avx2_detected_on_x86_64() {
     assert!(!ChaCha20::new_portable(&[0; 32], &[0; 12]).is_avx2());
 }
 
+/// The 8 keystreams of [`keystreams`] (AVX2 lanes here) and of `keystreams_each` are the
+/// `chacha20` crate's, byte for byte, for each nonce: one block, a chunk's 21 blocks, and nonces
+/// that differ in each of their three words.
+#[test]
+fn keystreams_match_reference() {
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    let key: [u8; 32] = core::array::from_fn(|i| (i * 13 + 1) as u8);
+    let nonces: [[u8; 12]; KEYSTREAM_LANES] =
+        core::array::from_fn(|j| core::array::from_fn(|i| (i * 7 + j * 31 + (j << (i % 4))) as u8));
+    fn want<const L: usize>(key: &[u8; 32], nonce: &[u8; 12]) -> [u8; L] {
+        let mut w = [0u8; L];
+        chacha20::ChaCha20::new(key.into(), nonce.into()).apply_keystream(&mut w);
+        w
+    }
+    let mut one = [[0xA5u8; 64]; KEYSTREAM_LANES];
+    keystreams(&key, &nonces, &mut one);
+    let mut chunk = [[0x5Au8; 1344]; KEYSTREAM_LANES];
+    keystreams(&key, &nonces, &mut chunk);
+    let mut each = [[0x3Cu8; 1344]; KEYSTREAM_LANES];
+    chacha::keystreams_each(&key, &nonces, &mut each);
+    for (j, n) in nonces.iter().enumerate() {
+        assert_eq!(one[j], want::<64>(&key, n), "lane {j}, one block");
+        assert_eq!(chunk[j], want::<1344>(&key, n), "lane {j}, 21 blocks");
+        assert_eq!(each[j], chunk[j], "lane {j}, one at a time");
+    }
+}
+
+/// [`xor_into`] XORs exactly the common length, for every length around the 8-byte steps.
+#[test]
+fn xor_into_every_length() {
+    for n in 0..=70 {
+        for m in [0, n / 2, n, n + 5] {
+            let mut data: [u8; 80] = core::array::from_fn(|i| (i * 5 + 1) as u8);
+            let ks: [u8; 80] = core::array::from_fn(|i| (i * 11 + 7) as u8);
+            let orig = data;
+            xor_into(&mut data[..n], &ks[..m]);
+            for i in 0..80 {
+                let x = if i < n.min(m) {
+                    orig[i] ^ ks[i]
+                } else {
+                    orig[i]
+                };
+                assert_eq!(data[i], x, "len {n} / {m}, byte {i}");
+            }
+        }
+    }
+}
+
 /// After a first call of `start` bytes (inside a block, at a block or 8-block boundary, past it),
 /// a second call of every length 0..=1100 continues the `chacha20` crate's keystream, on both
 /// paths.

@@ -143,14 +143,18 @@ pub fn scramble(
 /// packets are left alone.
 pub fn descramble(payload: &mut [u8], key: &Key, channel_tag: u32, seq: u64) -> usize {
     let mut c = stream(key, channel_tag, seq);
-    apply(&mut c, payload, |p| {
-        if p[0] != SYNC_BYTE || p[3] & 0x80 == 0 {
-            return None;
-        }
-        let start = payload_start(p)?;
-        p[3] &= 0x3F;
-        Some(start)
-    })
+    apply(&mut c, payload, take_scrambled)
+}
+
+/// Whether [`descramble`] descrambles packet `p`: if it is marked scrambled and well-formed,
+/// clears the mark and returns where its payload starts.
+pub(super) fn take_scrambled(p: &mut [u8]) -> Option<usize> {
+    if p.len() != PACKET_LEN || p[0] != SYNC_BYTE || p[3] & 0x80 == 0 {
+        return None;
+    }
+    let start = payload_start(p)?;
+    p[3] &= 0x3F;
+    Some(start)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! DRM and chunk integrity: the sans-IO building blocks of issue 6.
 //!
 //! - [`cipher`]: scramble / descramble a chunk's TS payloads in place with ChaCha20.
+//! - [`descrambler`]: the box's descrambler, which makes keystreams 8 chunks ahead and keeps them.
 //! - [`keys`]: the root's rotating channel-key schedule and the box's table of received keys.
 //! - [`manifest`]: the signed segment manifest (truncated BLAKE2s per chunk, one RSA-2048 e = 3
 //!   signature per segment), parse and emit.
@@ -25,6 +26,7 @@
 //! and window are checked before its signature.
 
 pub mod cipher;
+pub mod descrambler;
 pub mod entitlements;
 pub mod keyfile;
 pub mod keys;

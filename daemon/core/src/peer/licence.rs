@@ -11,7 +11,8 @@
 //! Keys live only in this struct's [`KeyTable`] (memory; never written anywhere, never printed).
 //! The pool keeps chunks scrambled — they are what partners verify and what this box relays
 //! whether or not it holds a key — and each output descrambles its own copy
-//! ([`crate::output`]). Without a key an output hands out nothing, so the sink and HTTP viewers
+//! ([`crate::output`]), with keystreams the box's [`Descrambler`] makes 8 chunks ahead
+//! ([`crate::drm::descrambler`]; 21 KiB, allocated with this struct). Without a key an output hands out nothing, so the sink and HTTP viewers
 //! get 0 bytes; [`DrmState`] says why.
 //!
 //! Invariants: no allocation after construction; the outstanding request's bytes are kept (≤
@@ -22,7 +23,7 @@
 
 use super::Peer;
 use crate::chunk::{ChunkFlags, ChunkInfo};
-use crate::drm::cipher;
+use crate::drm::descrambler::Descrambler;
 use crate::drm::keys::KeyTable;
 use crate::drm::licence::{self, Identity, LicenceError, Status, REQUEST_MAX};
 use crate::drm::Key;
@@ -161,6 +162,8 @@ pub(super) struct BoxLicence {
     renew_at: u64,
     send: bool,
     key_id: u8,
+    /// Keystreams made 8 chunks ahead (allocated once, here).
+    descrambler: Descrambler,
     stats: DrmStats,
 }
 
@@ -180,6 +183,7 @@ impl BoxLicence {
             renew_at: 0,
             send: false,
             key_id: 0,
+            descrambler: Descrambler::new(),
             stats: DrmStats::default(),
         }
     }
@@ -218,7 +222,7 @@ impl BoxLicence {
                 Descrambled::Skip
             };
         };
-        cipher::descramble(buf, key, self.tag, info.seq);
+        self.descrambler.descramble(buf, key, self.tag, info.seq);
         self.key_id = info.key_id;
         self.stats.descrambled += 1;
         Descrambled::Done

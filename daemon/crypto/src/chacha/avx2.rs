@@ -52,13 +52,13 @@ pub(crate) struct Keystream {
 
 /// Whether the CPU (and the OS, for the ymm state) supports AVX2; `std` caches the answer.
 #[cfg(feature = "std")]
-fn detected() -> bool {
+pub(crate) fn detected() -> bool {
     std::is_x86_feature_detected!("avx2")
 }
 
 /// Without std (no detection): the `chacha20` path.
 #[cfg(not(feature = "std"))]
-fn detected() -> bool {
+pub(crate) fn detected() -> bool {
     false
 }
 
@@ -150,6 +150,28 @@ macro_rules! round {
     };
 }
 
+/// `$x[i] += $input[i]` for each `i` listed (written out: as a loop it stayed a loop of 6
+/// instructions per word in one of the two kernels).
+macro_rules! feed_forward {
+    ($x:ident, $input:ident; $($i:literal)+) => {
+        $( $x[$i] = _mm256_add_epi32($x[$i], $input[$i]); )+
+    };
+}
+
+/// The 20 rounds (two double rounds per loop iteration) and the feed-forward of `$input` on
+/// the state `$x`.
+macro_rules! block_function {
+    ($x:ident, $input:ident, $m:ident) => {
+        for _ in 0..5 {
+            round!($x, $m; [0 4 8 12] [1 5 9 13] [2 6 10 14] [3 7 11 15]);
+            round!($x, $m; [0 5 10 15] [1 6 11 12] [2 7 8 13] [3 4 9 14]);
+            round!($x, $m; [0 4 8 12] [1 5 9 13] [2 6 10 14] [3 7 11 15]);
+            round!($x, $m; [0 5 10 15] [1 6 11 12] [2 7 8 13] [3 4 9 14]);
+        }
+        feed_forward!($x, $input; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+    };
+}
+
 /// Words `a`, `b`, `c`, `d` of 8 blocks (lane `j`: block `j`) as 4 values holding those words'
 /// bytes of blocks `j` (low 128 bits) and `j + 4` (high 128 bits), `j` = 0..4.
 #[target_feature(enable = "avx2")]
@@ -208,15 +230,7 @@ fn groups(state: &mut [u32; 16], data: &mut [u8]) {
     input[12] = _mm256_add_epi32(input[12], _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     for group in data.chunks_exact_mut(GROUP) {
         let mut x = input;
-        for _ in 0..5 {
-            round!(x, m; [0 4 8 12] [1 5 9 13] [2 6 10 14] [3 7 11 15]);
-            round!(x, m; [0 5 10 15] [1 6 11 12] [2 7 8 13] [3 4 9 14]);
-            round!(x, m; [0 4 8 12] [1 5 9 13] [2 6 10 14] [3 7 11 15]);
-            round!(x, m; [0 5 10 15] [1 6 11 12] [2 7 8 13] [3 4 9 14]);
-        }
-        for (v, i) in x.iter_mut().zip(input) {
-            *v = _mm256_add_epi32(*v, i);
-        }
+        block_function!(x, input, m);
         // (Converted here rather than first: LLVM then spills less in the rounds, 136 instructions
         // per double round instead of 141.)
         let Ok(group) = <&mut [u8; GROUP]>::try_from(group) else {
@@ -233,4 +247,89 @@ fn groups(state: &mut [u32; 16], data: &mut [u8]) {
         input[12] = _mm256_add_epi32(input[12], _mm256_set1_epi32(LANES as i32));
         state[12] = state[12].wrapping_add(LANES as u32);
     }
+}
+
+/// Keystream bytes `0..L` of `key` under each of the 8 `nonces` into the matching `out`, if the
+/// CPU has AVX2 (`false`, `out` untouched, otherwise). `L` is a multiple of 64.
+#[allow(unsafe_code)]
+pub(crate) fn keystream_lanes<const L: usize>(
+    key: &[u8; 32],
+    nonces: &[[u8; 12]; LANES],
+    out: &mut [[u8; L]; LANES],
+) -> bool {
+    if !detected() {
+        return false;
+    }
+    // SAFETY: the CPU has AVX2 (checked just above), the one target feature `lanes_kernel` is
+    // compiled with; it is safe code apart from `store32`.
+    unsafe { lanes_kernel(key, nonces, out) };
+    true
+}
+
+/// The lane kernel: lane `j` of every value is (key, `nonces[j]`), so one pass makes block `b` of
+/// 8 keystreams, and the transposition writes each to its own `out[j]`. Words 13–15 (the nonce)
+/// differ by lane, word 12 (the block counter) is the same in all lanes.
+#[target_feature(enable = "avx2")]
+fn lanes_kernel<const L: usize>(
+    key: &[u8; 32],
+    nonces: &[[u8; 12]; LANES],
+    out: &mut [[u8; L]; LANES],
+) {
+    let m = Masks::new();
+    let state = super::initial_state(key, &[0; 12]);
+    let mut input = [_mm256_set1_epi32(0); 16];
+    for (v, &w) in input.iter_mut().zip(state.iter()) {
+        *v = _mm256_set1_epi32(w as i32);
+    }
+    // Nonce word i of each lane (constant indices, so `input` can stay in registers).
+    let nonce = |i: usize| {
+        let w = nonces
+            .map(|n| i32::from_le_bytes([n[4 * i], n[4 * i + 1], n[4 * i + 2], n[4 * i + 3]]));
+        _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7])
+    };
+    input[13] = nonce(0);
+    input[14] = nonce(1);
+    input[15] = nonce(2);
+    for b in 0..L / BLOCK {
+        let mut x = input;
+        block_function!(x, input, m);
+        // Lane j's block: bytes 0..32 from w0[j % 4] and w4[j % 4], 32..64 from w8 and w12, the
+        // low 128-bit halves for lanes 0..4 and the high ones for lanes 4..8 (as in `halves`).
+        let w0 = transpose4(x[0], x[1], x[2], x[3]);
+        let w4 = transpose4(x[4], x[5], x[6], x[7]);
+        let w8 = transpose4(x[8], x[9], x[10], x[11]);
+        let w12 = transpose4(x[12], x[13], x[14], x[15]);
+        let (first, second) = out.split_at_mut(4);
+        for j in 0..4 {
+            let (lo, hi) = (&mut first[j], &mut second[j]);
+            let (Some(lo), Some(hi)) = (
+                lo.get_mut(b * BLOCK..)
+                    .and_then(|d| d.first_chunk_mut::<BLOCK>()),
+                hi.get_mut(b * BLOCK..)
+                    .and_then(|d| d.first_chunk_mut::<BLOCK>()),
+            ) else {
+                continue; // never: b < L / BLOCK
+            };
+            let (lo0, lo1) = lo.split_at_mut(32);
+            let (hi0, hi1) = hi.split_at_mut(32);
+            store32(lo0, _mm256_permute2x128_si256::<0x20>(w0[j], w4[j]));
+            store32(hi0, _mm256_permute2x128_si256::<0x31>(w0[j], w4[j]));
+            store32(lo1, _mm256_permute2x128_si256::<0x20>(w8[j], w12[j]));
+            store32(hi1, _mm256_permute2x128_si256::<0x31>(w8[j], w12[j]));
+        }
+        input[12] = _mm256_add_epi32(input[12], _mm256_set1_epi32(1));
+    }
+}
+
+/// `out = v` (32 bytes, unaligned).
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(unsafe_code)]
+fn store32(out: &mut [u8], v: __m256i) {
+    if out.len() < 32 {
+        return; // never: callers pass 32 bytes
+    }
+    // SAFETY: the pointer covers 32 bytes of `out` (checked above), exclusively borrowed;
+    // `storeu` needs no alignment, and AVX2 is enabled in this function.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast::<__m256i>(), v) }
 }
