@@ -10,7 +10,7 @@ fn clear_chunk(seq: u64, n: usize) -> Vec<u8> {
     for i in 0..n {
         let mut p = [0u8; PACKET_LEN];
         for (j, b) in p.iter_mut().enumerate() {
-            *b = (j as u64 * 7 + seq * 13 + i as u64 * 29) as u8;
+            *b = (j as u64 * 7 + (seq % 251) * 13 + i as u64 * 29) as u8;
         }
         let pid: u16 = if i == 2 { PAT_PID } else { 0x100 + i as u16 };
         p[0] = SYNC_BYTE;
