@@ -40,12 +40,16 @@ pub(crate) mod neon;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
+#[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+mod aarch64;
+
 const BLOCK: usize = 64;
 
 /// RFC 8439 §2.3 initial state for `key` and `nonce`, block counter 0: where our own SIMD
 /// keystreams start.
 #[cfg(any(
     target_arch = "x86_64",
+    all(target_arch = "aarch64", target_endian = "little"),
     all(target_arch = "arm", target_endian = "little")
 ))]
 fn initial_state(key: &[u8; 32], nonce: &[u8; 12]) -> [u32; 16] {
@@ -237,8 +241,9 @@ pub const KEYSTREAM_LANES: usize = 8;
 /// Keystream bytes `0..L` (blocks 0 onward) of ChaCha20 under `key` and each of `nonces` into the
 /// matching `out`: the keystreams of 8 chunks ahead of their data, which `tvmesh-core`'s
 /// descrambler keeps and XORs in later (`drm/descrambler.rs`). On an x86-64 CPU with AVX2 one
-/// pass of the AVX2 kernel makes block `b` of all 8 at once (one nonce per lane, ≈ 190
-/// instructions per block, no partial groups); elsewhere each is [`ChaCha20::apply`] over zeroes.
+/// pass of the AVX2 kernel makes block `b` of all 8 at once (one nonce per lane, ≈ 200
+/// instructions per block, no partial groups); on aarch64 a NEON kernel makes 4 at a time the
+/// same way (`aarch64.rs`); elsewhere each is [`ChaCha20::apply`] over zeroes.
 /// `L` must be a multiple of 64 (checked at compile time).
 #[inline(never)]
 pub fn keystreams<const L: usize>(
@@ -251,26 +256,39 @@ pub fn keystreams<const L: usize>(
     if avx2::keystream_lanes(key, nonces, out) {
         return;
     }
+    #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+    {
+        aarch64::keystream_lanes(key, nonces, out);
+    }
+    #[cfg(not(all(target_arch = "aarch64", target_endian = "little")))]
     keystreams_each(key, nonces, out);
 }
 
-/// Whether [`keystreams`] makes the 8 side by side on this CPU (x86-64 with AVX2 and the `std`
-/// feature). Elsewhere it is no cheaper than [`ChaCha20::apply`] chunk by chunk (measured: the
+/// Whether [`keystreams`] makes them side by side on this CPU (x86-64 with AVX2 and the `std`
+/// feature; aarch64). Elsewhere it is no cheaper than [`ChaCha20::apply`] chunk by chunk (measured: the
 /// zeroing and the later XOR pass cost 0.3–0.8 M instructions per stream-second more than the
-/// gather and scatter around one `apply` on aarch64, armv7 and mipsel), and callers go on
+/// gather and scatter around one `apply` on armv7 and mipsel), and callers go on
 /// applying the cipher directly.
 pub fn keystreams_in_lanes() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         avx2::detected()
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+    {
+        true
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_endian = "little")
+    )))]
     {
         false
     }
 }
 
-/// [`keystreams`] one nonce after another (the path without AVX2; tests compare the two).
+/// [`keystreams`] one nonce after another (the path without lanes; tests compare the two).
+#[cfg(any(not(all(target_arch = "aarch64", target_endian = "little")), test))]
 pub(crate) fn keystreams_each<const L: usize>(
     key: &[u8; 32],
     nonces: &[[u8; 12]; KEYSTREAM_LANES],
@@ -283,13 +301,13 @@ pub(crate) fn keystreams_each<const L: usize>(
 }
 
 /// `data[i] ^= ks[i]` for `i` below both lengths: how the descrambler applies a kept keystream
-/// to a packet's payload. On x86-64 16 bytes at a time (SSE2, every x86-64 CPU), elsewhere 8
-/// (see [`xor_block`]); the rest byte by byte.
+/// to a packet's payload. On x86-64 and aarch64 16 bytes at a time (SSE2 / NEON, baseline on
+/// both), elsewhere 8 (see [`xor_block`]); the rest byte by byte.
 #[inline(never)]
 pub fn xor_into(data: &mut [u8], ks: &[u8]) {
     let n = data.len().min(ks.len());
     let (data, ks) = (&mut data[..n], &ks[..n]);
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     let (data, ks) = {
         let whole = n / 16 * 16;
         let (head, tail) = data.split_at_mut(whole);
@@ -304,6 +322,18 @@ pub fn xor_into(data: &mut [u8], ks: &[u8]) {
     let (head, tail) = data.split_at_mut(whole);
     xor_block(head, &ks[..whole]);
     xor(tail, &ks[whole..]);
+}
+
+/// `data ^= ks`, 16 bytes (NEON, unaligned).
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn xor16(data: &mut [u8; 16], ks: &[u8; 16]) {
+    use core::arch::aarch64::{veorq_u8, vld1q_u8, vst1q_u8};
+    let p = data.as_mut_ptr();
+    // SAFETY: `p` and `ks` each cover 16 borrowed bytes (`data` exclusively); `vld1q`/`vst1q`
+    // need no alignment, and NEON is part of every aarch64 target.
+    unsafe { vst1q_u8(p, veorq_u8(vld1q_u8(p), vld1q_u8(ks.as_ptr()))) }
 }
 
 /// `data ^= ks`, 16 bytes (SSE2, unaligned).

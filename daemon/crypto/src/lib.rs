@@ -20,7 +20,8 @@
 //!   `chacha20`; descrambling a stream-second 5.0 M → 4.4 M instructions), `chacha20`'s AVX2 code
 //!   for the last 1–7 blocks of a call.
 //! - [`keystreams`]: the keystreams of 8 nonces under one key side by side (one nonce per AVX2
-//!   lane on x86-64, ≈ 1 610 instructions per pass of 8 blocks), for the box's descrambler, which
+//!   lane on x86-64, ≈ 1 610 instructions per pass of 8 blocks; 4 per NEON pass on aarch64), for
+//!   the box's descrambler, which
 //!   makes 8 chunks' keystreams ahead of their data and XORs them in later with [`xor_into`]
 //!   (where [`keystreams_in_lanes`] says the CPU has the lanes).
 //! - [`blake2s_256`]: BLAKE2s-256 (RFC 7693, unkeyed) of a short head followed by a body (not
@@ -47,7 +48,7 @@
 //! the RFC algorithms (byte-literal tests in `tests.rs`; the lane code is also checked against
 //! `blake2s_simd` for every length it takes, the one-message code for every length 0..=2048 and
 //! head split; the 32-bit ARM NEON and x86-64 AVX2 keystreams against `chacha20` for every length
-//! 0..=2048 and split). `unsafe` is denied everywhere but thirteen functions.
+//! 0..=2048 and split). `unsafe` is denied everywhere but sixteen functions.
 //! `lanes::neon::hash4_neon` and `one::neon::blake2s_256` each call a
 //! `#[target_feature(enable = "neon")]` function from code without that attribute, sound because
 //! every aarch64 target has NEON (asserted at compile time); no intrinsic that takes a pointer is
@@ -65,7 +66,10 @@
 //! loads (unaligned) the one `[u8; 32]` it borrows. `chacha::avx2::keystream_lanes` calls its
 //! AVX2 kernel right after the same check, `chacha::avx2::store32` stores 32 bytes into a slice
 //! it has checked is that long, and `chacha::xor16` loads and stores (SSE2, baseline on x86-64)
-//! the 16 bytes it borrows.
+//! the 16 bytes it borrows. On aarch64, `chacha::aarch64::keystream_lanes` calls its
+//! `#[target_feature(enable = "neon")]` kernel (NEON is baseline there), `chacha::aarch64::store16`
+//! stores into 16 bytes of a slice it has checked is that long, and `chacha::xor16` (NEON) loads
+//! and stores the 16 bytes it borrows.
 
 #![no_std]
 #![deny(unsafe_code)]

@@ -8,9 +8,10 @@
 //! on (key, channel tag, seq), so it can be made before the chunk arrives: one pass of
 //! [`tvmesh_crypto::keystreams`] makes block `b` of 8 consecutive chunks' keystreams (one chunk
 //! per AVX2 lane), 21 passes make all of them, and each chunk's payloads are later XORed with its
-//! kept keystream in place. Measured (docs/BENCHMARKS.md, DRM section), descrambling a
-//! stream-second on x86-64: 4.4 M → 3.9 M instructions. Where the CPU has no such lanes
-//! ([`tvmesh_crypto::keystreams_in_lanes`] is false: the ARM and MIPS boxes, x86 without AVX2)
+//! kept keystream in place (aarch64: 4 chunks per NEON pass). Measured (docs/BENCHMARKS.md, DRM
+//! section), descrambling a stream-second: x86-64 4.4 M → 3.9 M instructions, aarch64 8.0 M →
+//! 6.7 M. Where the CPU has no such lanes ([`tvmesh_crypto::keystreams_in_lanes`] is false:
+//! armv7, MIPS, x86 without AVX2)
 //! keeping keystreams measured dearer than descrambling directly, so every chunk goes to
 //! [`super::cipher::descramble`] there and nothing is kept.
 //!

@@ -30,10 +30,12 @@ pub(crate) fn row(b: &[u8; BLOCK], i: usize) -> uint32x4_t {
     vreinterpretq_u32_u64(vcombine_u64(vcreate_u64(half(0)), vcreate_u64(half(1))))
 }
 
-/// Rows `r[l]` (4 words of message `l`) to columns (word `j` of the 4 messages): 8 permutes.
+/// Rows `r[l]` (4 words of message `l`) to columns (word `j` of the 4 messages): 8 permutes (a 4 × 4
+/// transpose, its own inverse: `chacha/aarch64.rs` turns word-sliced keystreams back into blocks
+/// with it).
 #[target_feature(enable = "neon")]
 #[inline]
-fn transpose(r: [uint32x4_t; 4]) -> [U32x4; 4] {
+pub(crate) fn transpose(r: [uint32x4_t; 4]) -> [U32x4; 4] {
     let t0 = vreinterpretq_u64_u32(vtrn1q_u32(r[0], r[1])); // r0[0] r1[0] r0[2] r1[2]
     let t1 = vreinterpretq_u64_u32(vtrn2q_u32(r[0], r[1])); // r0[1] r1[1] r0[3] r1[3]
     let t2 = vreinterpretq_u64_u32(vtrn1q_u32(r[2], r[3]));

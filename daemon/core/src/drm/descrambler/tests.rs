@@ -135,8 +135,8 @@ fn edges_and_malformed_input() {
     assert_eq!(long, want);
 }
 
-/// On an x86-64 CPU with AVX2 (this one, valgrind's, CI's) the box keeps keystreams; elsewhere it
-/// descrambles directly and keeps none.
+/// On an x86-64 CPU with AVX2 (this one, valgrind's, CI's) and on aarch64 the box keeps
+/// keystreams; elsewhere it descrambles directly and keeps none.
 #[test]
 fn keeps_keystreams_only_with_lanes() {
     let key = [3u8; 32];
