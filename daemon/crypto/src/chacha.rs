@@ -38,7 +38,7 @@ use chacha20::{ChaChaCore, R20};
 pub(crate) mod neon;
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 
 #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
 mod aarch64;

@@ -93,11 +93,13 @@ impl Keystream {
     }
 }
 
-/// The byte shuffles that rotate every 32-bit lane left by 16 and by 8.
+/// The byte shuffles that rotate every 32-bit lane by 16 and by 8 (left for ChaCha20, right for
+/// BLAKE2s: `lanes::avx2` uses them too).
 #[derive(Clone, Copy)]
-struct Masks {
-    rot16: __m256i,
+pub(crate) struct Masks {
+    pub(crate) rot16: __m256i,
     rot8: __m256i,
+    pub(crate) rotr8: __m256i,
 }
 
 impl Masks {
@@ -106,7 +108,7 @@ impl Masks {
     /// before it (two `vpshufb`), both one instruction more than the single `vpshufb`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         core::hint::black_box(Masks {
             rot16: _mm256_setr_epi8(
                 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, //
@@ -115,6 +117,10 @@ impl Masks {
             rot8: _mm256_setr_epi8(
                 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14, //
                 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14,
+            ),
+            rotr8: _mm256_setr_epi8(
+                1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, //
+                1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12,
             ),
         })
     }

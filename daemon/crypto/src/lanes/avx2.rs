@@ -3,8 +3,8 @@
 //!
 //! Each operation is one AVX2 instruction, but for the rotations by 12 and 7 (two shifts and an
 //! OR; AVX2 has no rotate). Rotations by 16 and 8 are one byte shuffle (`vpshufb`) each, with the
-//! shuffle masks made opaque to the optimiser ([`Masks`]), as `chacha/avx2.rs` does and for the
-//! same reason. The message transpose is an 8 × 8 word transposition per half block
+//! shuffle masks made opaque to the optimiser (`chacha::avx2::Masks`, shared with the ChaCha20
+//! kernels, for the same reason). The message transpose is an 8 × 8 word transposition per half block
 //! (`vpunpck{l,h}dq`, `vpunpck{l,h}qdq`, `vperm2i128`: 24 instructions).
 //!
 //! Why not `blake2s_simd`'s own 8-lane AVX2 code, which [`crate::Blake2sMany`] used before:
@@ -22,10 +22,11 @@
 //! [`hash8`], which hands it out once `std::is_x86_feature_detected!("avx2")` has said yes.
 
 use super::{HashLanes, BLOCK};
+use crate::chacha::avx2::Masks;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_blendv_epi8, _mm256_cmpeq_epi32, _mm256_extract_epi32,
     _mm256_loadu_si256, _mm256_min_epu32, _mm256_or_si256, _mm256_permute2x128_si256,
-    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_shuffle_epi8, _mm256_slli_epi32,
+    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_shuffle_epi8, _mm256_slli_epi32,
     _mm256_srli_epi32, _mm256_unpackhi_epi32, _mm256_unpackhi_epi64, _mm256_unpacklo_epi32,
     _mm256_unpacklo_epi64, _mm256_xor_si256,
 };
@@ -36,33 +37,6 @@ pub(crate) const LANES: usize = 8;
 /// One `__m256i`: lane `l` is message `l`'s word.
 #[derive(Clone, Copy)]
 pub(crate) struct U32x8(__m256i);
-
-/// The byte shuffles that rotate every 32-bit lane right by 16 and by 8.
-#[derive(Clone, Copy)]
-pub(crate) struct Masks {
-    rot16: __m256i,
-    rot8: __m256i,
-}
-
-impl Masks {
-    /// Opaque to the optimiser (`black_box`): with constant masks LLVM turns a rotation by 16
-    /// into two shuffles and moves the rotation by 8 over the XOR before it (see
-    /// `chacha::avx2::Masks`).
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn new() -> Self {
-        core::hint::black_box(Masks {
-            rot16: _mm256_setr_epi8(
-                2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, //
-                2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
-            ),
-            rot8: _mm256_setr_epi8(
-                1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, //
-                1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12,
-            ),
-        })
-    }
-}
 
 /// Bytes `b` as a vector (unaligned load).
 #[target_feature(enable = "avx2")]
@@ -183,7 +157,7 @@ impl U32x8 {
     #[target_feature(enable = "avx2")]
     #[inline]
     fn ror8_k(self, k: &Masks) -> Self {
-        U32x8(_mm256_shuffle_epi8(self.0, k.rot8))
+        U32x8(_mm256_shuffle_epi8(self.0, k.rotr8))
     }
     #[target_feature(enable = "avx2")]
     #[inline]
