@@ -99,6 +99,8 @@ impl Keystream {
 pub(crate) struct Masks {
     pub(crate) rot16: __m256i,
     rot8: __m256i,
+    /// Only BLAKE2s's lanes read it, and they need the `std` feature (run-time detection).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) rotr8: __m256i,
 }
 
