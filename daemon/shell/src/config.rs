@@ -555,7 +555,7 @@ fn build(all: &[Setting], board: Option<String>) -> Result<Config, ConfigError> 
         .transpose()?
         .unwrap_or(tvmesh_core::root::DEFAULT_RELAY_KBPS);
     let max_partners = last(all, "max_partners")
-        .map(|s| num(s, 1, 8))
+        .map(|s| num(s, 1, tvmesh_core::peer::MAX_PARTNERS as u64))
         .transpose()?
         .unwrap_or(6);
     let nat = NatConfig {

@@ -386,8 +386,11 @@ pub fn check(p: &Params) -> Result<(), String> {
     if p.capacity.iter().map(|c| c.0).sum::<u32>() != 1000 {
         return Err("capacity shares must add up to 100%".into());
     }
-    if p.max_partners == 0 || p.max_partners > 8 {
-        return Err("--partners must be 1..=8".into());
+    if !(1..=tvmesh_core::peer::MAX_PARTNERS).contains(&p.max_partners) {
+        return Err(format!(
+            "--partners must be 1..={}",
+            tvmesh_core::peer::MAX_PARTNERS
+        ));
     }
     Ok(())
 }

@@ -53,6 +53,8 @@ use partner::Partner;
 pub const NO_DELAY: u16 = u16::MAX;
 /// Chunks of the miss window.
 pub const MISS_WINDOW: usize = 8 * MAX_MAP;
+/// The largest `PeerConfig::max_partners` (the table holds up to 2 more, greeted by others).
+pub const MAX_PARTNERS: usize = 8;
 /// Keepalive interval of a box the root feeds directly (see `root::SEED_SILENT`).
 pub const SEED_KEEPALIVE: Duration = Duration::from_millis(250);
 /// Control messages waiting to be sent.
@@ -212,6 +214,9 @@ impl Peer {
         let n = channel.as_bytes();
         if n.is_empty() || n.len() > MAX_NAME {
             return Err(PeerError::ChannelName);
+        }
+        if !(1..=MAX_PARTNERS).contains(&cfg.max_partners) {
+            return Err(PeerError::MaxPartners);
         }
         let mut name = [0u8; MAX_NAME];
         name[..n.len()].copy_from_slice(n);

@@ -12,6 +12,12 @@ use super::*;
 
 /// Chunks from the start point on that a joining box asks one partner for at once.
 const PREFETCH: u64 = 16;
+/// Where a tick's REQUESTs can go: every slot of the partner table, then the root. (It was a
+/// fixed 8 + 1: with `max_partners` 7 or 8, which the daemon accepts, partners in the last
+/// slots were never asked and their repairs went to the root.)
+const REPAIR_DESTS: usize = MAX_PARTNERS + sched::INBOUND_SLACK + 1;
+/// The root's index among [`REPAIR_DESTS`].
+const ROOT_DEST: usize = REPAIR_DESTS - 1;
 
 impl Peer {
     /// Joining (nothing held yet in this epoch, the start point not yet asked for): asks partner
@@ -74,11 +80,12 @@ impl Peer {
             return;
         }
         let end = h.min(self.play + MISS_WINDOW as u64 - 1);
-        // Per destination: index (partners.len() = root), base, bitmap.
-        let n = self.partners.len();
-        let mut maps = [[0u8; MAX_MAP]; 9];
-        let mut used = [false; 9];
-        let mut lens = [0usize; 9];
+        // Per destination: a partner's index, or ROOT_DEST; base, bitmap. Every partner index
+        // fits: the table holds at most MAX_PARTNERS + INBOUND_SLACK (`Peer::new`).
+        let n = self.partners.len().min(ROOT_DEST);
+        let mut maps = [[0u8; MAX_MAP]; REPAIR_DESTS];
+        let mut used = [false; REPAIR_DESTS];
+        let mut lens = [0usize; REPAIR_DESTS];
         let rbase = self.play;
         let mut lowest_open = None;
         for seq in base..=end {
@@ -124,12 +131,12 @@ impl Peer {
                 .or_else(|| parent_at.filter(|&j| self.partners[j].sub_top[s] > seq));
             let up_partners = self.partners.iter().any(|p| p.up);
             let dest = match holder {
-                Some(j) if j < 8 => j,
+                Some(j) if j < ROOT_DEST => j,
                 _ if root_parent
                     || !up_partners
                     || now.saturating_since(m.since) >= self.cfg.urgent_after =>
                 {
-                    8
+                    ROOT_DEST
                 }
                 _ => continue,
             };
@@ -146,11 +153,11 @@ impl Peer {
             self.stats.requested_chunks += 1;
         }
         self.miss_lo = lowest_open.unwrap_or(end + 1);
-        for d in 0..9 {
+        for d in 0..REPAIR_DESTS {
             if !used[d] {
                 continue;
             }
-            let (addr, token) = if d == 8 {
+            let (addr, token) = if d == ROOT_DEST {
                 match self.root_token() {
                     Some(t) => (self.root, t),
                     None => continue,

@@ -119,6 +119,8 @@ pub enum PeerError {
     ChannelName,
     /// Pool budget too small.
     Pool(PoolError),
+    /// `max_partners` is 0 or over [`MAX_PARTNERS`](super::MAX_PARTNERS).
+    MaxPartners,
 }
 
 /// Where the box is.
