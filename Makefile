@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build demo test test-rust lint deps bench bench-drm sample clean sim sim-100k sim-bench
+.PHONY: all build demo test test-rust lint deps bench bench-drm sample clean sim sim-100k sim-bench sim-seeds
 
 all: build
 
@@ -78,6 +78,11 @@ sim:
 sim-100k:
 	$(CARGO) build --release -p tvmesh-sim
 	target/release/tvmesh-sim --scenario standard --viewers 100000 --duration 60 --out target/sim/standard-100000
+
+# The standard scenario over many seeds: a line per run and a summary (lowest / mean
+# continuity, mean p95 join). VIEWERS=1000 SEEDS="1 2 3" make sim-seeds
+sim-seeds:
+	@tools/sim/seeds.sh $(or $(VIEWERS),1000) "$(or $(SEEDS),$(shell seq -s' ' 1 24))"
 
 # The simulator at 1,000 / 10,000 / 100,000 viewers (60 virtual s each, ~25 min and ~12 GiB on
 # 2 cores): a Markdown section for docs/BENCHMARKS.md, every row with its command line.

@@ -31,6 +31,7 @@ pub fn datagram(now_us: u64, from: u32, dst: SocketAddr, outcome: SendOutcome, b
         Ok(Message::Map { base, map, .. }) => format!("MAP base {base} bytes {}", map.len()),
         Ok(Message::Request { base, map, .. }) => format!("REQUEST base {base} {map:02x?}"),
         Ok(Message::JoinAck { rap_seq, .. }) => format!("JOIN_ACK start {rap_seq}"),
+        Ok(Message::HelloAck { accept, .. }) => format!("HELLO_ACK accept {accept}"),
         Ok(Message::SubAck {
             accepted, refused, ..
         }) => format!("SUB_ACK accepted {accepted:#x} refused {refused:#x}"),
