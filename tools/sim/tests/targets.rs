@@ -6,7 +6,14 @@
 //! upload, every box must play smoothly.
 
 use tvmesh_sim::scenario::Params;
-use tvmesh_sim::sim::Sim;
+use tvmesh_sim::sim::{Report, Sim};
+
+fn run(p: &Params) -> Report {
+    Sim::new(p)
+        .expect("valid parameters")
+        .run(false)
+        .expect("run completes")
+}
 
 /// What the core achieves today on the standard scenario at 200 viewers, as a regression guard:
 /// continuity, lag and control overhead meet issue 4's targets. Two targets are NOT met and are
@@ -20,10 +27,7 @@ fn standard_200_viewers_plays() {
         threads: 2,
         ..Params::standard(200)
     };
-    let r = Sim::new(&p)
-        .expect("valid parameters")
-        .run(false)
-        .expect("run completes");
+    let r = run(&p);
     let s = &r.summary;
     let text = s.markdown(&p.describe(), &p.command_line("target/sim/test"));
     assert!(s.anomalies.is_empty(), "simulator anomalies:\n{text}");
@@ -56,10 +60,7 @@ fn ideal_swarm_plays_smoothly() {
         threads: 2,
         ..Params::ideal(100)
     };
-    let r = Sim::new(&p)
-        .expect("valid parameters")
-        .run(false)
-        .expect("run completes");
+    let r = run(&p);
     let s = &r.summary;
     let text = s.markdown(&p.describe(), &p.command_line("target/sim/test"));
     assert!(s.anomalies.is_empty(), "{text}");
@@ -89,10 +90,7 @@ fn repairs_reach_every_partner_slot() {
         max_partners: 8,
         ..Params::standard(200)
     };
-    let r = Sim::new(&p)
-        .expect("valid parameters")
-        .run(false)
-        .expect("run completes");
+    let r = run(&p);
     let text = r
         .summary
         .markdown(&p.describe(), &p.command_line("target/sim/test"));
