@@ -87,7 +87,7 @@ fn repairs_reach_every_partner_slot() {
         ramp_s: 5,
         settle_s: 5,
         threads: 2,
-        max_partners: 8,
+        max_partners: tvmesh_core::peer::MAX_PARTNERS,
         ..Params::standard(200)
     };
     let r = run(&p);
